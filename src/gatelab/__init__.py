@@ -1,0 +1,1 @@
+"""gatelab: the perceptron/XOR lesson as a reproducible Hydra + Lightning + DVC pipeline."""

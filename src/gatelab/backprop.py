@@ -1,0 +1,95 @@
+"""Backpropagation by hand: the chain rule, layer by layer, with no autograd and no torch.optim.
+
+The network is the same ``build_mlp`` the autograd models use (same seed, same initial weights);
+only training differs. For layers k = 1..n with weights W_k, bias b_k and activation f_k
+(f_n is the output sigmoid)::
+
+    forward:   a_0 = x;   z_k = a_{k-1} W_kᵀ + b_k;   a_k = f_k(z_k);   ŷ = a_n
+    loss:      L = -mean(y log ŷ + (1-y) log(1-ŷ))
+    backward:  dL/dŷ = (ŷ - y) / (ŷ(1-ŷ)) / N
+               dL/dz_k = dL/da_k · f_k'(z_k)
+               dL/dW_k = (dL/dz_k)ᵀ a_{k-1};   dL/db_k = Σ_rows dL/dz_k;   dL/da_{k-1} = dL/dz_k W_k
+    update:    W_k -= lr · dL/dW_k;   b_k -= lr · dL/db_k
+
+This is the exact gradient of the mean BCE, so it equals autograd's. (The lab's notes sum the
+weight gradients over rows but average the bias gradients, which is not.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from gatelab.models import GateMLP
+from gatelab.network import linear_layers
+
+# Each activation with its local derivative, written in terms of its output a = f(z).
+ACTIVATION_AND_DERIVATIVE = {
+    "sigmoid": (torch.sigmoid, lambda a: a * (1 - a)),
+    "tanh": (torch.tanh, lambda a: 1 - a * a),
+    "relu": (torch.relu, lambda a: (a > 0).to(a.dtype)),
+}
+
+# BCELoss clamps log() at -100 and its gradient's denominator at 1e-12; do the same to agree with it.
+LOG_FLOOR, EPS = -100.0, 1e-12
+
+
+def bce(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean binary cross-entropy, as ``nn.BCELoss`` computes it."""
+    log_p = torch.log(y_hat).clamp_min(LOG_FLOOR)
+    log_not_p = torch.log(1 - y_hat).clamp_min(LOG_FLOOR)
+    return -(y * log_p + (1 - y) * log_not_p).mean()
+
+
+class ManualBackpropMLP(GateMLP):
+    """An MLP of any depth trained by the hand-written chain rule above (plain SGD, rate ``lr``)."""
+
+    def __init__(self, hidden: Sequence[int] = (2,), activation: str = "sigmoid", lr: float = 1.0):
+        super().__init__(hidden, activation)
+        self.automatic_optimization = False  # we update the weights ourselves
+        self.lr = lr
+        hidden_activation = ACTIVATION_AND_DERIVATIVE[activation]
+        self.activations = [hidden_activation] * len(hidden) + [ACTIVATION_AND_DERIVATIVE["sigmoid"]]
+
+    def forward_with_cache(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Activations ``[a_0 = x, a_1, ..., a_n = ŷ]``: everything the backward pass needs."""
+        cache = [x]
+        for layer, (f, _) in zip(linear_layers(self.net), self.activations):
+            cache.append(f(cache[-1] @ layer.weight.T + layer.bias))
+        return cache
+
+    def gradients(self, cache: list[torch.Tensor], y: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """``(dL/dW_k, dL/db_k)`` for each layer, input to output, by the chain rule."""
+        y_hat = cache[-1]
+        d_a = (y_hat - y) / (y_hat * (1 - y_hat)).clamp_min(EPS) / y.numel()  # dL/dŷ of the mean BCE
+        grads = []
+        layers = linear_layers(self.net)
+        for k in reversed(range(len(layers))):
+            _, f_prime = self.activations[k]
+            d_z = d_a * f_prime(cache[k + 1])  # through the activation
+            grads.append((d_z.T @ cache[k], d_z.sum(dim=0)))  # the layer's weight and bias
+            d_a = d_z @ layers[k].weight  # on to the layer below
+        return grads[::-1]
+
+    @torch.no_grad()
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, y = batch
+        cache = self.forward_with_cache(x)
+        loss = bce(cache[-1], y)
+        for layer, (d_w, d_b) in zip(linear_layers(self.net), self.gradients(cache, y)):
+            layer.weight -= self.lr * d_w
+            layer.bias -= self.lr * d_b
+        self.count_step()
+        self.remember(loss, cache[-1], y)
+
+    def count_step(self) -> None:
+        """Tell Lightning a step was taken: it counts optimizer steps (global_step, max_steps),
+        and this model has no optimizer to count."""
+        if self._trainer is not None:
+            progress = self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
+            progress.increment_ready()
+            progress.increment_completed()
+
+    def configure_optimizers(self) -> None:
+        return None  # no torch.optim: the update is the two lines in training_step

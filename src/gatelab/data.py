@@ -1,0 +1,41 @@
+"""The gate's truth table as a LightningDataModule.
+
+Every training step sees all four rows (full batch, as in the lab). One "epoch" is
+``steps_per_epoch`` such steps: Lightning's per-epoch machinery (progress bar, early stopping,
+logging) then runs every N steps instead of after each one, which is most of its overhead.
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from gatelab.errors import GatelabError
+from gatelab.gates import read_gate_csv
+
+
+class RepeatedFullBatch(Dataset):
+    """``length`` items, each the whole ``(x, y)`` batch."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, length: int):
+        self.x, self.y, self.length = x, y, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.x, self.y
+
+
+class GateDataModule(L.LightningDataModule):
+    def __init__(self, gate: str, path: str, steps_per_epoch: int = 100):
+        super().__init__()
+        if steps_per_epoch < 1:
+            raise GatelabError(f"data.steps_per_epoch must be at least 1, got {steps_per_epoch}")
+        self.gate, self.path, self.steps_per_epoch = gate, path, steps_per_epoch
+        self.x, self.y = read_gate_csv(path)  # read eagerly: a bad file fails before any training
+
+    def train_dataloader(self) -> DataLoader:
+        # batch_size=None: the items already are batches, so nothing is collated or copied.
+        return DataLoader(RepeatedFullBatch(self.x, self.y, self.steps_per_epoch), batch_size=None)

@@ -1,0 +1,97 @@
+"""Evaluation: load a checkpoint safely, score it on its gate's truth table with torchmetrics,
+and summarise a whole model x gate grid."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from gatelab.errors import GatelabError
+from gatelab.files import atomic_write_text
+from gatelab.network import build_mlp
+
+
+def load_network(ckpt_path: str | Path) -> tuple[torch.nn.Sequential, dict]:
+    """Rebuild the trained net from a checkpoint, without Lightning and without running pickled code."""
+    ckpt_path = Path(ckpt_path)
+    if not ckpt_path.is_file():
+        model = ckpt_path.parent.name
+        raise GatelabError(f"{ckpt_path} not found; run `dvc repro train@{model}` to train it")
+    try:
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)  # never runs pickled code
+    except pickle.UnpicklingError:
+        raise GatelabError(
+            f"{ckpt_path} holds objects other than tensors and plain values; refusing to load it "
+            "(weights_only=True). Retrain it with src/train.py"
+        ) from None
+    except (zipfile.BadZipFile, RuntimeError, EOFError, OSError):
+        raise GatelabError(f"{ckpt_path} is truncated or not a checkpoint; retrain it with src/train.py") from None
+    try:
+        hparams = ckpt["hyper_parameters"]
+        net = build_mlp(hparams["hidden"], hparams["activation"])
+        net.load_state_dict({k.removeprefix("net."): v for k, v in ckpt["state_dict"].items()})
+    except (KeyError, TypeError, ValueError, RuntimeError):
+        raise GatelabError(
+            f"{ckpt_path} does not match its recorded architecture or is not a gatelab checkpoint; retrain it"
+        ) from None
+    return net.eval(), ckpt
+
+
+def score(probs: torch.Tensor, y: torch.Tensor) -> dict:
+    """Accuracy, F1, AUROC, confusion matrix and BCE loss of predicted probabilities ``probs``."""
+    from torchmetrics.functional.classification import (
+        binary_accuracy,
+        binary_auroc,
+        binary_confusion_matrix,
+        binary_f1_score,
+    )
+
+    p, target = probs.flatten(), y.flatten().long()
+    (tn, fp), (fn, tp) = binary_confusion_matrix(p, target).tolist()
+    return {
+        "accuracy": binary_accuracy(p, target).item(),
+        "f1": binary_f1_score(p, target).item(),
+        "auroc": binary_auroc(p, target).item(),
+        "loss": F.binary_cross_entropy(probs, y).item(),
+        "confusion_matrix": {"tn": tn, "fp": fp, "fn": fn, "tp": tp},
+    }
+
+
+def evaluate_checkpoint(ckpt_path: str | Path, x: torch.Tensor, y: torch.Tensor) -> dict:
+    net, ckpt = load_network(ckpt_path)
+    with torch.no_grad():
+        probs = net(x)
+    return {**score(probs, y), "steps": ckpt["global_step"]}
+
+
+def summarize(results: dict[tuple[str, str], dict]) -> dict:
+    """``{(model, gate): metrics}`` -> counts plus a flat table (DVC shows the counts, tools read the table)."""
+    table = [
+        {"model": model, "gate": gate, **{k: m[k] for k in ("accuracy", "f1", "auroc", "loss", "steps")}}
+        for (model, gate), m in results.items()
+    ]
+    return {"runs": len(table), "solved": sum(row["accuracy"] == 1.0 for row in table), "table": table}
+
+
+def markdown_table(results: dict[tuple[str, str], dict], models: Sequence[str], gates: Sequence[str]) -> str:
+    """Model x gate grid of accuracy, with steps trained and final loss in each cell."""
+    header = "| model | " + " | ".join(gates) + " |"
+    rule = "|---|" + "---|" * len(gates)
+    rows = []
+    for model in models:
+        cells = []
+        for gate in gates:
+            m = results[model, gate]
+            cells.append(f"**{m['accuracy']:.2f}** ({m['steps']} steps, loss {m['loss']:.4f})")
+        rows.append(f"| {model} | " + " | ".join(cells) + " |")
+    return "\n".join([header, rule, *rows]) + "\n"
+
+
+def write_json(path: str | Path, data: dict) -> Path:
+    return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,34 @@
+"""The network every gatelab model shares: Linear layers and activations, ending in a sigmoid.
+
+Plain torch, no Lightning, so evaluation and the plain-loop reference can build it cheaply.
+Layers are created in the same order as the lab's ``nn.Sequential``, so after
+``torch.manual_seed(777)`` the initial weights are exactly the lab's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import nn
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+def build_mlp(hidden: Sequence[int], activation: str = "sigmoid", in_features: int = 2) -> nn.Sequential:
+    """``in_features -> hidden[0] -> ... -> 1`` with ``activation`` between layers and a sigmoid output.
+
+    ``hidden=[]`` is the single perceptron ``Linear(2, 1) + Sigmoid``.
+    """
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
+    sizes = [in_features, *hidden, 1]
+    layers: list[nn.Module] = []
+    for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:])):
+        is_output = i == len(sizes) - 2
+        layers += [nn.Linear(fan_in, fan_out), nn.Sigmoid() if is_output else ACTIVATIONS[activation]()]
+    return nn.Sequential(*layers)
+
+
+def linear_layers(net: nn.Sequential) -> list[nn.Linear]:
+    """The net's Linear layers, input to output."""
+    return [m for m in net if isinstance(m, nn.Linear)]
