@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 import torch
 
+from gatelab.errors import GatelabError
 from gatelab.models import GateMLP
 from gatelab.network import linear_layers
 
@@ -31,8 +32,11 @@ ACTIVATION_AND_DERIVATIVE = {
     "relu": (torch.relu, lambda a: (a > 0).to(a.dtype)),
 }
 
-# BCELoss clamps log() at -100 and its gradient's denominator at 1e-12; do the same to agree with it.
-LOG_FLOOR, EPS = -100.0, 1e-12
+# BCELoss clamps log() at -100 and its gradient's denominator ŷ(1-ŷ) at ATen's EPSILON, which is
+# 1e-12 stored as a float32 (9.99999996e-13). Only saturated outputs reach either clamp; we clamp
+# identically so that even there the gradients agree with autograd's.
+LOG_FLOOR = -100.0
+EPS = float(torch.tensor(1e-12, dtype=torch.float32))
 
 
 def bce(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -45,7 +49,11 @@ def bce(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 class ManualBackpropMLP(GateMLP):
     """An MLP of any depth trained by the hand-written chain rule above (plain SGD, rate ``lr``)."""
 
-    def __init__(self, hidden: Sequence[int] = (2,), activation: str = "sigmoid", lr: float = 1.0):
+    def __init__(
+        self, hidden: Sequence[int] = (2,), activation: str = "sigmoid", lr: float = 1.0, optimizer: str = "sgd"
+    ):
+        if optimizer != "sgd":
+            raise GatelabError(f"model=manual implements plain SGD by hand; use optimizer=sgd, not optimizer={optimizer}")
         super().__init__(hidden, activation)
         self.automatic_optimization = False  # we update the weights ourselves
         self.lr = lr

@@ -17,9 +17,9 @@ log = logging.getLogger("gatelab")
 
 def train(cfg: DictConfig) -> dict:
     """Train ``cfg.model`` on ``cfg.data``, save it to ``cfg.ckpt_path`` and return a summary."""
+    check_accelerator(cfg.trainer)  # before the ~9 s Lightning import
     import lightning as L
 
-    check_accelerator(cfg.trainer)
     quiet_lightning()
     torch.set_num_threads(cfg.torch_threads)
     L.seed_everything(cfg.seed, verbose=False)

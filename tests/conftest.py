@@ -1,0 +1,51 @@
+"""Shared helpers: the repository's paths, a composed Hydra config, generated truth tables."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    from gatelab.gates import GATES, write_gate_csv
+
+    for gate in GATES:
+        write_gate_csv(gate, tmp_path / "data" / f"{gate}.csv")
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def make_cfg(tmp_path: Path, data_dir: Path):
+    """Compose ``conf/`` the way ``src/train.py`` does, writing into ``tmp_path``."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+
+    def _make(*overrides: str):
+        base = [
+            f"paths.data_dir={data_dir}",
+            f"paths.models_dir={tmp_path / 'models'}",
+            f"paths.logs_dir={tmp_path / 'logs'}",
+            "trainer.enable_progress_bar=false",
+        ]
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            cfg = compose("config", overrides=[*base, *overrides], return_hydra_config=True)
+        HydraConfig.instance().set_config(cfg)  # resolves ${hydra:runtime.choices.model}
+        return cfg
+
+    return _make
+
+
+def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run a command-line entry point as a user would, capturing its output."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+    )

@@ -1,0 +1,91 @@
+"""The autograd models are the lab's networks, and Lightning trains them exactly as the lab's loop."""
+
+import lightning as L
+import pytest
+import torch
+from torch import nn
+
+from gatelab.data import GateDataModule
+from gatelab.gates import truth_table
+from gatelab.models import GateMLP
+from gatelab.reference import train_plain
+
+
+def lab_mlp2():
+    """Verbatim from the lab notes (after torch.manual_seed(777))."""
+    linear1 = nn.Linear(2, 2, bias=True)
+    linear2 = nn.Linear(2, 1, bias=True)
+    return nn.Sequential(linear1, nn.Sigmoid(), linear2, nn.Sigmoid())
+
+
+def lab_perceptron():
+    linear = nn.Linear(2, 1, bias=True)
+    return nn.Sequential(linear, nn.Sigmoid())
+
+
+def lab_mlp4():
+    return nn.Sequential(
+        nn.Linear(2, 10), nn.Sigmoid(), nn.Linear(10, 10), nn.Sigmoid(),
+        nn.Linear(10, 10), nn.Sigmoid(), nn.Linear(10, 1), nn.Sigmoid(),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("hidden, lab_model", [([], lab_perceptron), ([2], lab_mlp2), ([10, 10, 10], lab_mlp4)])
+def test_seed_777_gives_the_labs_initial_weights(hidden, lab_model):
+    torch.manual_seed(777)
+    expected = lab_model().state_dict()
+    torch.manual_seed(777)
+    ours = GateMLP(hidden).net.state_dict()
+    assert list(ours) == list(expected)
+    for key in expected:
+        assert torch.equal(ours[key], expected[key]), key
+
+
+def fit(model: L.LightningModule, gate: str, steps: int, tmp_path, **trainer_kwargs) -> L.Trainer:
+    from gatelab.gates import write_gate_csv
+
+    trainer = L.Trainer(
+        max_steps=steps, accelerator="cpu", logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, **trainer_kwargs,
+    )  # fmt: skip
+    path = write_gate_csv(gate, tmp_path / f"{gate}.csv")
+    trainer.fit(model, datamodule=GateDataModule(gate, str(path), steps_per_epoch=100))
+    return trainer
+
+
+@pytest.mark.parametrize("hidden, gate", [([2], "xor"), ([], "and"), ([10, 10, 10], "xnor")])
+def test_lightning_follows_the_plain_loop_step_for_step(tmp_path, hidden, gate):
+    steps = 250  # crosses epoch boundaries (100 steps each) and ends mid-epoch
+    x, y = truth_table(gate)
+    plain_net, _ = train_plain(x, y, hidden, steps=steps)
+
+    torch.manual_seed(777)
+    model = GateMLP(hidden, optimizer=lambda params: torch.optim.SGD(params, lr=1.0))
+    trainer = fit(model, gate, steps, tmp_path)
+
+    assert trainer.global_step == steps
+    for (name, ours), theirs in zip(model.net.state_dict().items(), plain_net.state_dict().values()):
+        assert torch.equal(ours, theirs), name
+
+
+def test_hyperparameters_are_plain_values():
+    from omegaconf import ListConfig
+
+    model = GateMLP(ListConfig([3, 4]), "tanh", optimizer=lambda p: torch.optim.SGD(p, lr=0.1))
+    assert dict(model.hparams) == {"hidden": [3, 4], "activation": "tanh"}
+    assert type(model.hparams["hidden"]) is list
+
+
+@pytest.mark.parametrize("hidden", [[0], [-3], [2.5], "abc", 5])
+def test_bad_hidden_sizes_are_refused(hidden):
+    from gatelab.errors import GatelabError
+
+    with pytest.raises(GatelabError, match="model.hidden"):
+        GateMLP(hidden)
+
+
+def test_unknown_activation_is_refused():
+    from gatelab.errors import GatelabError
+
+    with pytest.raises(GatelabError, match="sigmoid, tanh, relu"):
+        GateMLP([2], "swish")

@@ -1,0 +1,123 @@
+"""`python src/train.py`: every model x gate, overrides, checkpoints, and the command line itself."""
+
+import pytest
+import torch
+
+from conftest import ROOT, run_cli
+from gatelab.gates import GATES
+
+MODELS = ["perceptron", "mlp2", "mlp4", "manual"]
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("gate", list(GATES))
+def test_every_model_trains_on_every_gate(make_cfg, model, gate):
+    from gatelab.training import train
+
+    result = train(make_cfg(f"model={model}", f"data={gate}", "trainer.max_steps=150"))
+
+    assert result["model"] == model and result["gate"] == gate
+    assert 0 < result["steps"] <= 150
+    ckpt = torch.load(result["checkpoint"], weights_only=True)  # plain values only: loads safely
+    assert result["checkpoint"].endswith(f"{model}/{gate}.ckpt")
+    assert ckpt["global_step"] == result["steps"]
+    assert ckpt["hyper_parameters"]["hidden"] == {"perceptron": [], "mlp4": [10, 10, 10]}.get(model, [2])
+
+
+def final_weights(result):
+    return torch.load(result["checkpoint"], weights_only=True)["state_dict"]
+
+
+def test_overrides_reach_the_run(make_cfg):
+    from gatelab.training import train
+
+    base = train(make_cfg("trainer.max_steps=300", "callbacks=none"))
+    assert base["steps"] == 300  # no early stopping: the full budget
+    base_weights = final_weights(base)  # the next runs overwrite models/mlp2/xor.ckpt
+
+    slow = train(make_cfg("trainer.max_steps=300", "callbacks=none", "optimizer.lr=0.1"))
+    ckpt = torch.load(slow["checkpoint"], weights_only=True)
+    assert ckpt["optimizer_states"][0]["param_groups"][0]["lr"] == 0.1
+    assert slow["loss"] != base["loss"]
+
+    other_seed = train(make_cfg("trainer.max_steps=300", "callbacks=none", "seed=1"))
+    assert not torch.equal(final_weights(other_seed)["net.0.weight"], base_weights["net.0.weight"])
+
+    wide = train(make_cfg("trainer.max_steps=100", "model.hidden=[8,8]", "model.activation=tanh"))
+    ckpt = torch.load(wide["checkpoint"], weights_only=True)
+    assert ckpt["hyper_parameters"] == {"hidden": [8, 8], "activation": "tanh"}
+    assert [tuple(w.shape) for k, w in ckpt["state_dict"].items() if k.endswith("weight")] == [(8, 2), (8, 8), (1, 8)]
+
+    adam = train(make_cfg("trainer.max_steps=100", "optimizer=adam", "optimizer.lr=0.05"))
+    assert torch.load(adam["checkpoint"], weights_only=True)["optimizer_states"][0]["param_groups"][0]["lr"] == 0.05
+
+
+def test_same_seed_gives_identical_checkpoint_weights(make_cfg):
+    from gatelab.training import train
+
+    first = final_weights(train(make_cfg("data=xnor", "trainer.max_steps=400")))
+    second = final_weights(train(make_cfg("data=xnor", "trainer.max_steps=400")))
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_early_stopping_ends_a_solved_run_and_a_stuck_one(make_cfg):
+    from gatelab.training import train
+
+    solved = train(make_cfg("model=perceptron", "data=or"))
+    assert solved["accuracy"] == 1.0 and solved["loss"] < 0.05 and solved["steps"] < 1000
+
+    stuck = train(make_cfg("model=perceptron", "data=xor"))
+    assert stuck["accuracy"] <= 0.75 and abs(stuck["loss"] - 0.693147) < 1e-5
+    assert stuck["steps"] < 2000  # the ln 2 plateau is detected, not run to 10001 steps
+
+
+def test_manual_refuses_an_optimizer_it_does_not_implement(make_cfg):
+    from gatelab.errors import GatelabError
+    from gatelab.training import train
+
+    with pytest.raises(Exception) as info:
+        train(make_cfg("model=manual", "optimizer=adam"))
+    assert "use optimizer=sgd" in str(info.value)
+    assert isinstance(info.value, GatelabError) or isinstance(info.value.__cause__, GatelabError)
+
+
+# --- the command line, as a user runs it ------------------------------------------------------
+
+
+def test_help_lists_groups_and_options():
+    out = run_cli("src/train.py", "--help")
+    assert out.returncode == 0
+    assert "model: manual, mlp2, mlp4, perceptron" in out.stdout
+    assert "data: and, nand, nor, or, xnor, xor" in out.stdout
+    assert "optimizer: adam, sgd" in out.stdout
+    assert "max_steps: 10001" in out.stdout and "seed: 777" in out.stdout
+
+
+def test_default_run_trains_mlp2_on_xor_and_prints_a_summary(tmp_path, data_dir):
+    out = run_cli("src/train.py", f"paths.data_dir={data_dir}", f"paths.models_dir={tmp_path}/models")
+    assert out.returncode == 0, out.stderr
+    summary = out.stdout.strip().splitlines()[-1]
+    assert summary.startswith("mlp2 on xor: ") and "accuracy 1.00" in summary
+    assert summary.endswith(f"{tmp_path}/models/mlp2/xor.ckpt")
+    assert (tmp_path / "models/mlp2/xor.ckpt").is_file()
+    assert not (ROOT / "outputs").exists() or not any((ROOT / "outputs").glob("20*"))  # no Hydra run dirs
+
+
+def test_gpu_request_without_a_gpu_is_one_clear_line(tmp_path, data_dir):
+    out = run_cli(
+        "src/train.py", "trainer.accelerator=gpu", f"paths.data_dir={data_dir}", f"paths.models_dir={tmp_path}",
+        env={"CUDA_VISIBLE_DEVICES": ""},  # no GPU, even on a machine that has one
+    )
+    assert out.returncode == 2
+    assert out.stderr.strip() == (
+        "error: trainer.accelerator=gpu: no GPU found on this machine; "
+        "run with trainer.accelerator=cpu or trainer.accelerator=auto"
+    )
+    assert not any(tmp_path.rglob("*.ckpt"))
+
+
+def test_unknown_option_names_the_choices():
+    out = run_cli("src/train.py", "model=mlp9")
+    assert out.returncode != 0
+    assert "Traceback" not in out.stderr
+    assert "mlp9" in out.stderr and "perceptron" in out.stderr
