@@ -20,12 +20,22 @@ def exit_on_user_error() -> Iterator[None]:
     """Turn a ``GatelabError`` (or a Lightning misconfiguration) into ``error: ...`` and exit 2."""
     try:
         yield
-    except GatelabError as err:
-        _die(str(err))
-    except Exception as err:  # Lightning's MisconfigurationException, matched by name to stay import-free
-        if type(err).__name__ != "MisconfigurationException":
+    except Exception as err:
+        cause = user_error_in(err)
+        if cause is None:
             raise
-        _die(str(err).strip().splitlines()[0])
+        _die(str(cause).strip().splitlines()[0])
+
+
+def user_error_in(err: BaseException | None) -> BaseException | None:
+    """The user's mistake behind ``err``, if any: Hydra's instantiate wraps errors raised in
+    constructors, so look down the chain of causes. Lightning's MisconfigurationException is
+    matched by name so that this module stays import-free."""
+    while err is not None:
+        if isinstance(err, GatelabError) or type(err).__name__ == "MisconfigurationException":
+            return err
+        err = err.__cause__
+    return None
 
 
 def _die(message: str) -> None:
