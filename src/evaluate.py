@@ -29,7 +29,7 @@ def main() -> None:
     with exit_on_user_error():
         from gatelab.files import atomic_write_text
         from gatelab.gates import read_gate_csv
-        from gatelab.metrics import evaluate_checkpoint, markdown_table, summarize, write_json
+        from gatelab.metrics import evaluate_checkpoint, markdown_report, summarize, write_json
 
         tables = {gate: read_gate_csv(f"{args.data_dir}/{gate}.csv") for gate in gates}
         results = {
@@ -41,7 +41,7 @@ def main() -> None:
             write_json(f"{args.metrics_dir}/{model}/{gate}.json", metrics)
         summary = summarize(results)
         write_json(f"{args.metrics_dir}/summary.json", summary)
-        atomic_write_text(args.report, "# Results: accuracy on each gate\n\n" + markdown_table(results, args.models, gates))
+        atomic_write_text(args.report, markdown_report(results, args.models, gates))
     print(f"{summary['solved']}/{summary['runs']} runs reach 100 % accuracy; table in {args.report}")
 
 

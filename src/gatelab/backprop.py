@@ -84,6 +84,7 @@ class ManualBackpropMLP(GateMLP):
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch
         cache = self.forward_with_cache(x)
+        self.check_finite(cache[-1])
         loss = bce(cache[-1], y)
         for layer, (d_w, d_b) in zip(linear_layers(self.net), self.gradients(cache, y)):
             layer.weight -= self.lr * d_w

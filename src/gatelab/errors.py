@@ -11,6 +11,10 @@ class GatelabError(Exception):
     """A mistake the user can fix (bad value, missing file, absent GPU). The message says how."""
 
 
+class Diverged(GatelabError):
+    """Training blew up (NaN outputs, overflowing updates): the learning rate is too large."""
+
+
 #: Exit status for a user's mistake (argparse uses 2 for the same purpose).
 USER_ERROR = 2
 

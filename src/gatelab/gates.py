@@ -50,7 +50,7 @@ def read_gate_csv(path: str | Path) -> tuple[torch.Tensor, torch.Tensor]:
     """Read and validate a truth-table file written by ``write_gate_csv`` (or edited by hand)."""
     path = Path(path)
     if not path.is_file():
-        raise GatelabError(f"{path} not found; run `dvc repro generate` (or `python src/generate.py`) to create it")
+        raise GatelabError(f"{path} not found; run 'dvc repro generate' (or 'python src/generate.py') to create it")
     with path.open(newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
     if not rows:

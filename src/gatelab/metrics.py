@@ -22,7 +22,7 @@ def load_network(ckpt_path: str | Path) -> tuple[torch.nn.Sequential, dict]:
     ckpt_path = Path(ckpt_path)
     if not ckpt_path.is_file():
         model = ckpt_path.parent.name
-        raise GatelabError(f"{ckpt_path} not found; run `dvc repro train@{model}` to train it")
+        raise GatelabError(f"{ckpt_path} not found; run 'dvc repro train@{model}' to train it")
     try:
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)  # never runs pickled code
     except pickle.UnpicklingError:
@@ -79,18 +79,22 @@ def summarize(results: dict[tuple[str, str], dict]) -> dict:
     return {"runs": len(table), "solved": sum(row["accuracy"] == 1.0 for row in table), "table": table}
 
 
-def markdown_table(results: dict[tuple[str, str], dict], models: Sequence[str], gates: Sequence[str]) -> str:
-    """Model x gate grid of accuracy, with steps trained and final loss in each cell."""
-    header = "| model | " + " | ".join(gates) + " |"
-    rule = "|---|" + "---|" * len(gates)
-    rows = []
-    for model in models:
-        cells = []
-        for gate in gates:
-            m = results[model, gate]
-            cells.append(f"**{m['accuracy']:.2f}** ({m['steps']} steps, loss {m['loss']:.4f})")
-        rows.append(f"| {model} | " + " | ".join(cells) + " |")
-    return "\n".join([header, rule, *rows]) + "\n"
+REPORT_SECTIONS = [
+    ("accuracy", "Accuracy on the truth table (1.00: every row right)", "{:.2f}"),
+    ("steps", "Steps trained (early stopping ends solved runs and runs stuck on a plateau)", "{}"),
+    ("loss", "Final loss (mean BCE; ln 2 = 0.6931 is the plateau of answering 0.5 everywhere)", "{:.4f}"),
+]
+
+
+def markdown_report(results: dict[tuple[str, str], dict], models: Sequence[str], gates: Sequence[str]) -> str:
+    """One model x gate grid per metric, for people (and the README)."""
+    lines = ["# Results", ""]
+    for key, title, fmt in REPORT_SECTIONS:
+        lines += [f"{title}:", "", "| model | " + " | ".join(gates) + " |", "|---|" + "---:|" * len(gates)]
+        for model in models:
+            lines.append(f"| {model} | " + " | ".join(fmt.format(results[model, gate][key]) for gate in gates) + " |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def write_json(path: str | Path, data: dict) -> Path:

@@ -14,14 +14,10 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.functional.classification import binary_accuracy
 
-from gatelab.errors import GatelabError
+from gatelab.errors import Diverged, GatelabError
 from gatelab.network import ACTIVATIONS, build_mlp
 
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
-
-
-class Diverged(GatelabError):
-    """The loss became NaN or infinite."""
 
 
 class GateMLP(L.LightningModule):
@@ -49,9 +45,16 @@ class GateMLP(L.LightningModule):
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
         y_hat = self(x)
+        self.check_finite(y_hat)
         loss = F.binary_cross_entropy(y_hat, y)  # the lab's nn.BCELoss on sigmoid outputs
         self.remember(loss, y_hat, y)
         return loss
+
+    def check_finite(self, y_hat: torch.Tensor) -> None:
+        """Stop at the first step whose outputs overflowed to NaN (BCE would fail on them, and on a
+        GPU with a device-side assert). BCE clamps its logs, so this is how divergence shows."""
+        if not torch.isfinite(y_hat).all():
+            raise Diverged(f"the outputs became NaN at step {self.global_step}: training diverged; lower optimizer.lr")
 
     def remember(self, loss: torch.Tensor, y_hat: torch.Tensor, y: torch.Tensor) -> None:
         """Keep the step's results for the epoch-end log (logging each step would cost ~1 ms)."""
@@ -59,11 +62,6 @@ class GateMLP(L.LightningModule):
 
     def on_train_epoch_end(self) -> None:
         loss, y_hat, y = self._last_step
-        if not torch.isfinite(loss):
-            raise Diverged(
-                f"loss became {loss.item()} by step {self.global_step}: training diverged; "
-                "lower optimizer.lr"
-            )
         # Logged once per epoch of steps_per_epoch steps; EarlyStopping reads train/loss after this hook.
         self.log("train/loss", loss, prog_bar=True)
         self.log("train/acc", binary_accuracy(y_hat, y), prog_bar=True)

@@ -10,7 +10,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from gatelab.errors import GatelabError
+from gatelab.errors import Diverged, GatelabError
 
 log = logging.getLogger("gatelab")
 
@@ -30,7 +30,12 @@ def train(cfg: DictConfig) -> dict:
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
 
-    trainer.fit(model, datamodule=datamodule)
+    try:
+        trainer.fit(model, datamodule=datamodule)
+    except RuntimeError as err:
+        if "without overflow" not in str(err):  # torch.optim's message when an update overflows float
+            raise
+        raise Diverged(f"a weight update overflowed: training diverged; lower optimizer.lr (now {cfg.optimizer.lr})") from None
     # Full checkpoint (optimizer state too), written atomically: temporary file, then rename.
     trainer.save_checkpoint(cfg.ckpt_path, weights_only=False)
 
