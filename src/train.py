@@ -3,6 +3,8 @@
 The same command, with ``--multirun`` over the gates, is what each ``dvc repro`` train stage runs.
 """
 
+import os
+
 import hydra
 from omegaconf import DictConfig
 
@@ -20,4 +22,6 @@ def main(cfg: DictConfig) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    os.environ.setdefault("HYDRA_FULL_ERROR", "1")  # let config errors reach us, to print them as one line
+    with exit_on_user_error():
+        main()

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -56,8 +58,11 @@ def test_early_stopping_never_gives_up_on_a_run_the_full_budget_would_solve():
 
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory) -> Path:
+    return make_clone(tmp_path_factory.mktemp("gatelab") / "repo")
+
+
+def make_clone(repo: Path) -> Path:
     """The working tree's files (tracked and not ignored) in a fresh git repo, with no DVC cache."""
-    repo = tmp_path_factory.mktemp("gatelab") / "repo"
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
         cwd=ROOT, capture_output=True, text=True, check=True,
@@ -151,3 +156,23 @@ def test_experiment_and_metrics_diff(reproduced: Path):
     diff = json.loads(run(reproduced, "dvc", "metrics", "diff", "--json").stdout)
     changed = {path for path, metrics in diff.items() for m in metrics.values() if m.get("diff")}
     assert "metrics/mlp2/xor.json" in changed  # half the learning rate: a different trajectory
+
+
+def test_repro_after_a_crash_completes_with_identical_results(tmp_path):
+    repo = make_clone(tmp_path / "repo")
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+    crashing = subprocess.Popen(
+        ["dvc", "repro"], cwd=repo, env=env, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.time() + 600
+    while not any((repo / "models/mlp2").glob("*.ckpt")) and crashing.poll() is None and time.time() < deadline:
+        time.sleep(0.1)
+    os.killpg(crashing.pid, signal.SIGKILL)  # dvc and the training it runs, mid-stage
+    crashing.wait(timeout=60)
+    assert not (repo / "models/manual").exists(), "the crash came too late to test anything"
+
+    run(repo, "dvc", "repro")
+    assert files_under(repo / "metrics") == files_under(ROOT / "metrics")
+    assert (repo / "dvc.lock").read_text() == (ROOT / "dvc.lock").read_text()

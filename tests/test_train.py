@@ -37,7 +37,7 @@ def test_overrides_reach_the_run(make_cfg):
 
     slow = train(make_cfg("trainer.max_steps=300", "callbacks=none", "optimizer.lr=0.1"))
     ckpt = torch.load(slow["checkpoint"], weights_only=True)
-    assert ckpt["optimizer_states"][0]["param_groups"][0]["lr"] == 0.1
+    assert ckpt["hyper_parameters"]["optimizer"] == {"name": "SGD", "lr": 0.1}
     assert slow["loss"] != base["loss"]
 
     other_seed = train(make_cfg("trainer.max_steps=300", "callbacks=none", "seed=1"))
@@ -45,11 +45,11 @@ def test_overrides_reach_the_run(make_cfg):
 
     wide = train(make_cfg("trainer.max_steps=100", "model.hidden=[8,8]", "model.activation=tanh"))
     ckpt = torch.load(wide["checkpoint"], weights_only=True)
-    assert ckpt["hyper_parameters"] == {"hidden": [8, 8], "activation": "tanh"}
+    assert ckpt["hyper_parameters"] == {"hidden": [8, 8], "activation": "tanh", "optimizer": {"name": "SGD", "lr": 1.0}}
     assert [tuple(w.shape) for k, w in ckpt["state_dict"].items() if k.endswith("weight")] == [(8, 2), (8, 8), (1, 8)]
 
     adam = train(make_cfg("trainer.max_steps=100", "optimizer=adam", "optimizer.lr=0.05"))
-    assert torch.load(adam["checkpoint"], weights_only=True)["optimizer_states"][0]["param_groups"][0]["lr"] == 0.05
+    assert torch.load(adam["checkpoint"], weights_only=True)["hyper_parameters"]["optimizer"] == {"name": "Adam", "lr": 0.05}
 
 
 def test_same_seed_gives_identical_checkpoint_weights(make_cfg):

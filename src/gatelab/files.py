@@ -1,27 +1,51 @@
-"""Atomic writes: a killed run leaves the previous file or none, never half of one."""
+"""Atomic writes: a killed run leaves the previous file or none, never half of one.
+
+Each file is written to a temporary name in its own folder and renamed into place; a rename
+within one filesystem is atomic. (Lightning's own checkpoint "transaction" goes through the
+system temp folder and ``shutil.move``, which is a copy when that is another filesystem.)
+"""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from gatelab.errors import GatelabError
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
+    """Call ``write(tmp)`` to fill a temporary file beside ``path``, then rename it to ``path``."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a killed writer
+            stale.unlink(missing_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
     except OSError as err:
-        raise GatelabError(f"cannot write {path}: {err.strerror}") from None
+        raise GatelabError(f"cannot write {path}: {err.strerror or err}") from None
+    tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8", newline="\n"))
+
+
+def check_writable(folder: str | os.PathLike) -> None:
+    """Fail now, with the folder's name, rather than after training when the result can't be saved."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise GatelabError(f"cannot write to {folder}/: {err.strerror or err}; choose another paths.* folder") from None

@@ -23,6 +23,9 @@ def load_network(ckpt_path: str | Path) -> tuple[torch.nn.Sequential, dict]:
     if not ckpt_path.is_file():
         model = ckpt_path.parent.name
         raise GatelabError(f"{ckpt_path} not found; run 'dvc repro train@{model}' to train it")
+    not_a_checkpoint = GatelabError(f"{ckpt_path} is truncated or not a checkpoint; retrain it with src/train.py")
+    if not zipfile.is_zipfile(ckpt_path):  # torch.save writes a zip archive; a cut-off one has no index
+        raise not_a_checkpoint
     try:
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)  # never runs pickled code
     except pickle.UnpicklingError:
@@ -31,7 +34,7 @@ def load_network(ckpt_path: str | Path) -> tuple[torch.nn.Sequential, dict]:
             "(weights_only=True). Retrain it with src/train.py"
         ) from None
     except (zipfile.BadZipFile, RuntimeError, EOFError, OSError):
-        raise GatelabError(f"{ckpt_path} is truncated or not a checkpoint; retrain it with src/train.py") from None
+        raise not_a_checkpoint from None
     try:
         hparams = ckpt["hyper_parameters"]
         net = build_mlp(hparams["hidden"], hparams["activation"])

@@ -34,6 +34,8 @@ class GateMLP(L.LightningModule):
         # Plain values only (no modules or partials), so checkpoints load with weights_only=True.
         self.save_hyperparameters(ignore=["optimizer"])
         self.hparams.hidden = hidden  # a plain list even when Hydra passed a ListConfig
+        if hasattr(optimizer, "func"):  # Hydra's partial: record how the model was trained
+            self.hparams.optimizer = {"name": optimizer.func.__name__, **optimizer.keywords}
         self.optimizer_factory = optimizer
         self.net = build_mlp(hidden, activation)
         self._last_step: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None

@@ -10,15 +10,23 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from gatelab.config import check_config
 from gatelab.errors import Diverged, GatelabError
-
-log = logging.getLogger("gatelab")
+from gatelab.files import check_writable
+from gatelab.metrics import score
 
 
 def train(cfg: DictConfig) -> dict:
     """Train ``cfg.model`` on ``cfg.data``, save it to ``cfg.ckpt_path`` and return a summary."""
-    check_accelerator(cfg.trainer)  # before the ~9 s Lightning import
+    # Everything a user can get wrong is checked before the ~9 s Lightning import.
+    check_config(cfg)
+    check_accelerator(cfg.trainer)
+    check_writable(Path(cfg.ckpt_path).parent)
+    resume_from = resume_checkpoint(cfg)
     import lightning as L
+    from lightning.pytorch.callbacks import Checkpoint
+
+    from gatelab.callbacks import save_checkpoint
 
     quiet_lightning()
     torch.set_num_threads(cfg.torch_threads)
@@ -28,27 +36,29 @@ def train(cfg: DictConfig) -> dict:
     model = instantiate(cfg.model)  # built right after seeding: the lab's initial weights
     callbacks = instantiate_callbacks(cfg)
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
+    # Checkpointing is our ResumeCheckpoint callback's job; with none configured, Lightning must not
+    # add its default one (it would write epoch=N-step=M.ckpt files nobody asked for).
+    checkpointing = any(isinstance(c, Checkpoint) for c in callbacks)
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger, enable_checkpointing=checkpointing)
 
     try:
-        trainer.fit(model, datamodule=datamodule)
+        trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
     except RuntimeError as err:
         if "without overflow" not in str(err):  # torch.optim's message when an update overflows float
             raise
         raise Diverged(f"a weight update overflowed: training diverged; lower optimizer.lr (now {cfg.optimizer.lr})") from None
-    # Full checkpoint (optimizer state too), written atomically: temporary file, then rename.
-    trainer.save_checkpoint(cfg.ckpt_path, weights_only=False)
+    # The trained model: weights, hyperparameters and step count. No optimizer or callback state,
+    # which would embed absolute paths and make checkpoints differ between clones.
+    save_checkpoint(trainer, cfg.ckpt_path, weights_only=True)
 
     with torch.no_grad():
-        probs = model.cpu()(datamodule.x)
-    loss = torch.nn.functional.binary_cross_entropy(probs, datamodule.y).item()
-    accuracy = ((probs > 0.5).float() == datamodule.y).float().mean().item()
+        scores = score(model.cpu()(datamodule.x), datamodule.y)
     return {
         "gate": cfg.data.gate,
         "model": Path(cfg.ckpt_path).parent.name,
         "steps": trainer.global_step,
-        "loss": loss,
-        "accuracy": accuracy,
+        "loss": scores["loss"],
+        "accuracy": scores["accuracy"],
         "checkpoint": str(cfg.ckpt_path),
     }
 
@@ -64,12 +74,27 @@ def instantiate_callbacks(cfg: DictConfig) -> list:
 
 
 def check_accelerator(trainer_cfg: DictConfig) -> None:
-    """Refuse a GPU run on a machine without one before Lightning raises its own long error."""
-    if trainer_cfg.accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+    """Refuse a GPU run on a machine without (enough) GPUs before Lightning raises its own long error."""
+    if trainer_cfg.accelerator not in ("gpu", "cuda"):
+        return
+    found = torch.cuda.device_count()
+    if found == 0:
         raise GatelabError(
             f"trainer.accelerator={trainer_cfg.accelerator}: no GPU found on this machine; "
             "run with trainer.accelerator=cpu or trainer.accelerator=auto"
         )
+    if trainer_cfg.devices > found:
+        raise GatelabError(f"trainer.devices={trainer_cfg.devices} but this machine has {found} GPU(s)")
+
+
+def resume_checkpoint(cfg: DictConfig) -> str | None:
+    """With ``resume=true``, the interrupted run's saved training state to continue from."""
+    if not cfg.get("resume"):
+        return None
+    path = Path(cfg.resume_path)
+    if not path.is_file():
+        raise GatelabError(f"resume=true but there is no interrupted run to resume ({path} does not exist)")
+    return str(path)
 
 
 def quiet_lightning() -> None:
@@ -78,6 +103,8 @@ def quiet_lightning() -> None:
         ".*does not have many workers.*",  # the data is 4 rows in memory
         ".*configure_optimizers` returned `None`.*",  # the manual-backprop model has no optimizer
         ".*isinstance\\(treespec, LeafSpec\\)` is deprecated.*",  # Lightning vs. newer torch, harmless
+        # Resuming mid-epoch: every batch is the same full batch, and Lightning counts the steps left.
+        ".*your dataloader is not resumable.*",
     ):
         warnings.filterwarnings("ignore", message=message)
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda"):

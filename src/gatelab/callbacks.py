@@ -1,0 +1,41 @@
+"""Saving full training state periodically, so that an interrupted run can be resumed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+from lightning.pytorch.callbacks import Checkpoint
+
+from gatelab.files import atomic_write
+
+
+def save_checkpoint(trainer: L.Trainer, path: str | Path, weights_only: bool) -> Path:
+    """``trainer.save_checkpoint``, written atomically beside its destination."""
+    return atomic_write(path, lambda tmp: trainer.save_checkpoint(tmp, weights_only=weights_only))
+
+
+class ResumeCheckpoint(Checkpoint):
+    """Every ``every_n_epochs`` epochs, save the whole training state (weights, optimizer, loop
+    progress, early-stopping state) to ``path``; ``resume=true`` continues from it. The file is
+    deleted when the run completes, so only an interrupted run leaves one behind.
+
+    When: right after the *first* step of an epoch. Lightning restores such a mid-epoch state
+    exactly (the previous epoch's early-stopping check is in it, and the epoch's remaining steps
+    are counted), so a resumed run stops at the same step, with the same weights, as an
+    uninterrupted one. A state saved at an epoch's end is restored with its epoch boundaries
+    shifted by one step, which moves every later early-stopping check.
+    """
+
+    def __init__(self, path: str, every_n_epochs: int = 10):
+        self.path = Path(path)
+        self.every_n_epochs = every_n_epochs
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int) -> None:
+        epoch = trainer.current_epoch
+        if batch_idx == 0 and epoch > 0 and epoch % self.every_n_epochs == 0:
+            save_checkpoint(trainer, self.path, weights_only=False)
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.interrupted:
+            self.path.unlink(missing_ok=True)

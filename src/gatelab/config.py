@@ -1,0 +1,33 @@
+"""Checks on the composed config: a wrong value gets one actionable line, before any training."""
+
+from __future__ import annotations
+
+import math
+
+from omegaconf import DictConfig
+
+from gatelab.errors import GatelabError
+
+
+def check_config(cfg: DictConfig) -> None:
+    lr = cfg.optimizer.get("lr")
+    if not _is_number(lr) or not (0 < lr < math.inf):
+        raise GatelabError(f"optimizer.lr must be a positive number, got {lr!r}")
+    if not _is_int(cfg.seed) or not (0 <= cfg.seed < 2**32):
+        raise GatelabError(f"seed must be an integer from 0 to 2**32-1, got {cfg.seed!r}")
+    for key, value in [
+        ("trainer.max_steps", cfg.trainer.max_steps),
+        ("trainer.devices", cfg.trainer.devices),
+        ("steps_per_epoch", cfg.steps_per_epoch),
+        ("torch_threads", cfg.torch_threads),
+    ]:
+        if not _is_int(value) or value < 1:
+            raise GatelabError(f"{key} must be a positive integer, got {value!r}")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
