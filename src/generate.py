@@ -1,4 +1,4 @@
-"""Write the truth table of every gate to ``data/<gate>.csv`` (pure Python + torch, no Lightning)."""
+"""Write the truth table of every gate to ``data/<gate>.csv`` (pure Python: no torch, no Lightning)."""
 
 import argparse
 
@@ -13,10 +13,10 @@ def main() -> None:
     parser.add_argument("gates", nargs="*", default=list(GATES), help="gates to write (default: all)")
     args = parser.parse_args()
     with exit_on_user_error():
-        from gatelab.gates import write_gate_csv, truth_table
+        from gatelab.gates import check_gate, write_gate_csv
 
-        for gate in args.gates:
-            truth_table(gate)  # validates the name
+        for gate in args.gates:  # all names first: a typo writes nothing
+            check_gate(gate)
         for gate in args.gates:
             print(f"wrote {write_gate_csv(gate, f'{args.out}/{gate}.csv')}")
 

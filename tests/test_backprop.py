@@ -55,7 +55,7 @@ def train_64(model, gate, steps, tmp_path):
         enable_progress_bar=False, enable_model_summary=False,
     )  # fmt: skip
     path = write_gate_csv(gate, tmp_path / f"{gate}.csv")
-    trainer.fit(model, datamodule=GateDataModule(gate, str(path), steps_per_epoch=100))
+    trainer.fit(model, datamodule=GateDataModule(gate, str(path), steps_per_epoch=100, steps_per_batch=50))
     return trainer
 
 

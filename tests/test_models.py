@@ -41,7 +41,7 @@ def test_seed_777_gives_the_labs_initial_weights(hidden, lab_model):
         assert torch.equal(ours[key], expected[key]), key
 
 
-def fit(model: L.LightningModule, gate: str, steps: int, tmp_path, **trainer_kwargs) -> L.Trainer:
+def fit(model: L.LightningModule, gate: str, steps: int, tmp_path, steps_per_epoch=100, **trainer_kwargs) -> L.Trainer:
     from gatelab.gates import write_gate_csv
 
     trainer = L.Trainer(
@@ -49,19 +49,22 @@ def fit(model: L.LightningModule, gate: str, steps: int, tmp_path, **trainer_kwa
         enable_progress_bar=False, enable_model_summary=False, **trainer_kwargs,
     )  # fmt: skip
     path = write_gate_csv(gate, tmp_path / f"{gate}.csv")
-    trainer.fit(model, datamodule=GateDataModule(gate, str(path), steps_per_epoch=100))
+    datamodule = GateDataModule(gate, str(path), steps_per_epoch, steps_per_batch=model.steps_per_batch)
+    trainer.fit(model, datamodule=datamodule)
     return trainer
 
 
-@pytest.mark.parametrize("hidden, gate", [([2], "xor"), ([], "and"), ([10, 10, 10], "xnor")])
-def test_lightning_follows_the_plain_loop_step_for_step(tmp_path, hidden, gate):
-    steps = 250  # crosses epoch boundaries (100 steps each) and ends mid-epoch
+@pytest.mark.parametrize(
+    "hidden, gate, steps_per_batch", [([2], "xor", 50), ([2], "xor", 1), ([], "and", 50), ([10, 10, 10], "xnor", 25)]
+)
+def test_lightning_follows_the_plain_loop_step_for_step(tmp_path, hidden, gate, steps_per_batch):
+    steps = 237  # crosses epoch boundaries (100 steps each) and ends inside a batch
     x, y = truth_table(gate)
     plain_net, _ = train_plain(x, y, hidden, steps=steps)
 
     torch.manual_seed(777)
-    model = GateMLP(hidden, optimizer=lambda params: torch.optim.SGD(params, lr=1.0))
-    trainer = fit(model, gate, steps, tmp_path)
+    model = GateMLP(hidden, optimizer=lambda params: torch.optim.SGD(params, lr=1.0), steps_per_batch=steps_per_batch)
+    trainer = fit(model, gate, steps, tmp_path, steps_per_epoch=max(100, 2 * steps_per_batch))
 
     assert trainer.global_step == steps
     for (name, ours), theirs in zip(model.net.state_dict().items(), plain_net.state_dict().values()):
@@ -72,7 +75,7 @@ def test_hyperparameters_are_plain_values():
     from omegaconf import ListConfig
 
     model = GateMLP(ListConfig([3, 4]), "tanh", optimizer=lambda p: torch.optim.SGD(p, lr=0.1))
-    assert dict(model.hparams) == {"hidden": [3, 4], "activation": "tanh"}
+    assert dict(model.hparams) == {"hidden": [3, 4], "activation": "tanh", "steps_per_batch": 50}
     assert type(model.hparams["hidden"]) is list
 
 

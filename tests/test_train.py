@@ -45,7 +45,9 @@ def test_overrides_reach_the_run(make_cfg):
 
     wide = train(make_cfg("trainer.max_steps=100", "model.hidden=[8,8]", "model.activation=tanh"))
     ckpt = torch.load(wide["checkpoint"], weights_only=True)
-    assert ckpt["hyper_parameters"] == {"hidden": [8, 8], "activation": "tanh", "optimizer": {"name": "SGD", "lr": 1.0}}
+    assert ckpt["hyper_parameters"] == {
+        "hidden": [8, 8], "activation": "tanh", "steps_per_batch": 50, "optimizer": {"name": "SGD", "lr": 1.0},
+    }  # fmt: skip
     assert [tuple(w.shape) for k, w in ckpt["state_dict"].items() if k.endswith("weight")] == [(8, 2), (8, 8), (1, 8)]
 
     adam = train(make_cfg("trainer.max_steps=100", "optimizer=adam", "optimizer.lr=0.05"))

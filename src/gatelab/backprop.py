@@ -50,12 +50,16 @@ class ManualBackpropMLP(GateMLP):
     """An MLP of any depth trained by the hand-written chain rule above (plain SGD, rate ``lr``)."""
 
     def __init__(
-        self, hidden: Sequence[int] = (2,), activation: str = "sigmoid", lr: float = 1.0, optimizer: str = "sgd"
+        self,
+        hidden: Sequence[int] = (2,),
+        activation: str = "sigmoid",
+        lr: float = 1.0,
+        optimizer: str = "sgd",
+        steps_per_batch: int = 50,
     ):
         if optimizer != "sgd":
             raise GatelabError(f"model=manual implements plain SGD by hand; use optimizer=sgd, not optimizer={optimizer}")
-        super().__init__(hidden, activation)
-        self.automatic_optimization = False  # we update the weights ourselves
+        super().__init__(hidden, activation, steps_per_batch=steps_per_batch)
         self.lr = lr
         hidden_activation = ACTIVATION_AND_DERIVATIVE[activation]
         self.activations = [hidden_activation] * len(hidden) + [ACTIVATION_AND_DERIVATIVE["sigmoid"]]
@@ -81,24 +85,14 @@ class ManualBackpropMLP(GateMLP):
         return grads[::-1]
 
     @torch.no_grad()
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        x, y = batch
+    def optimization_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         cache = self.forward_with_cache(x)
         self.check_finite(cache[-1])
         loss = bce(cache[-1], y)
         for layer, (d_w, d_b) in zip(linear_layers(self.net), self.gradients(cache, y)):
             layer.weight -= self.lr * d_w
             layer.bias -= self.lr * d_b
-        self.count_step()
-        self.remember(loss, cache[-1], y)
-
-    def count_step(self) -> None:
-        """Tell Lightning a step was taken: it counts optimizer steps (global_step, max_steps),
-        and this model has no optimizer to count."""
-        if self._trainer is not None:
-            progress = self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
-            progress.increment_ready()
-            progress.increment_completed()
+        return loss, cache[-1]
 
     def configure_optimizers(self) -> None:
         return None  # no torch.optim: the update is the two lines in training_step

@@ -20,11 +20,11 @@ class ResumeCheckpoint(Checkpoint):
     progress, early-stopping state) to ``path``; ``resume=true`` continues from it. The file is
     deleted when the run completes, so only an interrupted run leaves one behind.
 
-    When: right after the *first* step of an epoch. Lightning restores such a mid-epoch state
-    exactly (the previous epoch's early-stopping check is in it, and the epoch's remaining steps
+    When: right after the *first* batch of an epoch. Lightning restores such a mid-epoch state
+    exactly (the previous epoch's early-stopping check is in it, and the epoch's remaining batches
     are counted), so a resumed run stops at the same step, with the same weights, as an
     uninterrupted one. A state saved at an epoch's end is restored with its epoch boundaries
-    shifted by one step, which moves every later early-stopping check.
+    shifted by one batch, which moves every later early-stopping check.
     """
 
     def __init__(self, path: str, every_n_epochs: int = 10):

@@ -19,6 +19,7 @@ def check_config(cfg: DictConfig) -> None:
         ("trainer.max_steps", cfg.trainer.max_steps),
         ("trainer.devices", cfg.trainer.devices),
         ("steps_per_epoch", cfg.steps_per_epoch),
+        ("steps_per_batch", cfg.steps_per_batch),
         ("torch_threads", cfg.torch_threads),
     ]:
         if not _is_int(value) or value < 1:

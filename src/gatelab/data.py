@@ -2,7 +2,9 @@
 
 Every training step sees all four rows (full batch, as in the lab). One "epoch" is
 ``steps_per_epoch`` such steps: Lightning's per-epoch machinery (progress bar, early stopping,
-logging) then runs every N steps instead of after each one, which is most of its overhead.
+logging) runs every ``steps_per_epoch`` steps instead of after each one. Each batch is used for
+``steps_per_batch`` steps (see ``GateMLP``), so an epoch has ``steps_per_epoch / steps_per_batch``
+batches; at least two, so that a resumable state can be saved inside an epoch.
 """
 
 from __future__ import annotations
@@ -29,13 +31,17 @@ class RepeatedFullBatch(Dataset):
 
 
 class GateDataModule(L.LightningDataModule):
-    def __init__(self, gate: str, path: str, steps_per_epoch: int = 100):
+    def __init__(self, gate: str, path: str, steps_per_epoch: int = 100, steps_per_batch: int = 50):
         super().__init__()
-        if steps_per_epoch < 1:
-            raise GatelabError(f"data.steps_per_epoch must be at least 1, got {steps_per_epoch}")
-        self.gate, self.path, self.steps_per_epoch = gate, path, steps_per_epoch
+        batches, remainder = divmod(steps_per_epoch, steps_per_batch)
+        if remainder or batches < 2:
+            raise GatelabError(
+                f"steps_per_epoch ({steps_per_epoch}) must be a multiple of steps_per_batch ({steps_per_batch}), "
+                "and at least twice it"
+            )
+        self.gate, self.path, self.batches_per_epoch = gate, path, batches
         self.x, self.y = read_gate_csv(path)  # read eagerly: a bad file fails before any training
 
     def train_dataloader(self) -> DataLoader:
         # batch_size=None: the items already are batches, so nothing is collated or copied.
-        return DataLoader(RepeatedFullBatch(self.x, self.y, self.steps_per_epoch), batch_size=None)
+        return DataLoader(RepeatedFullBatch(self.x, self.y, self.batches_per_epoch), batch_size=None)

@@ -2,6 +2,8 @@
 
 A dataset file has a header ``x1,x2,y`` and the four rows of the truth table in the order
 00, 01, 10, 11 (the lab's ``X``). Reading validates everything a hand edit could break.
+Torch is imported only where tensors are made, so writing the files (``dvc repro generate``)
+does not pay its 2-3 s import.
 """
 
 from __future__ import annotations
@@ -9,8 +11,7 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from gatelab.errors import GatelabError
 from gatelab.files import atomic_write_text
@@ -29,11 +30,20 @@ GATES: dict[str, tuple[int, int, int, int]] = {
 
 HEADER = ["x1", "x2", "y"]
 
+if TYPE_CHECKING:
+    import torch
+
+
+def check_gate(gate: str) -> None:
+    if gate not in GATES:
+        raise GatelabError(f"unknown gate {gate!r}; choose one of {', '.join(GATES)}")
+
 
 def truth_table(gate: str) -> tuple[torch.Tensor, torch.Tensor]:
     """``(X, Y)`` float32 tensors of shape ``[4, 2]`` and ``[4, 1]`` for a named gate."""
-    if gate not in GATES:
-        raise GatelabError(f"unknown gate {gate!r}; choose one of {', '.join(GATES)}")
+    import torch
+
+    check_gate(gate)
     x = torch.tensor(INPUTS, dtype=torch.float32)
     y = torch.tensor(GATES[gate], dtype=torch.float32).unsqueeze(1)
     return x, y
@@ -41,6 +51,7 @@ def truth_table(gate: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 def write_gate_csv(gate: str, path: str | Path) -> Path:
     """Write the gate's truth table to ``path`` (atomically)."""
+    check_gate(gate)
     targets = GATES[gate]
     lines = [",".join(HEADER)] + [f"{a},{b},{t}" for (a, b), t in zip(INPUTS, targets)]
     return atomic_write_text(path, "\n".join(lines) + "\n")
@@ -75,5 +86,7 @@ def read_gate_csv(path: str | Path) -> tuple[torch.Tensor, torch.Tensor]:
     if sorted(inputs) != list(INPUTS):
         raise GatelabError(f"{path}: expected each input 00, 01, 10, 11 exactly once, got {inputs}")
     values.sort(key=lambda row: (row[0], row[1]))
+    import torch
+
     table = torch.tensor(values, dtype=torch.float32)
     return table[:, :2], table[:, 2:]

@@ -1,0 +1,139 @@
+"""gatelab's speed targets, measured side by side with the lab's plain PyTorch in one run.
+
+    python bench/speed.py                     # every target, 3 repeats (about 25 minutes on 2 cores)
+    python bench/speed.py --repeats 1 --only p2 p3
+
+Prints the median of the repeats for each figure (the machine is noisy) and each target's ratio:
+
+  P1  cold `dvc repro` (24 trainings + evaluation) vs the lab's script run once per model x gate,
+      one process each, 10001 steps each (bench/lab_script.py)          goal: <= 0.3x
+  P2  time per optimizer step, mlp2 on XOR, in one process: gatelab's Lightning training (callbacks,
+      logging and resume checkpoints active; early stopping kept from ending the run) vs the
+      plain loop                                                        goal: <= 1.5x
+  P3  a no-op `dvc repro` (goal <= 3 s) and `python src/train.py --help` (goal <= 2 s)
+
+That stopping early never changes the results (the accuracy table equals the full 10001-step
+table) is checked by tests/test_pipeline.py, not here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ["perceptron", "mlp2", "mlp4", "manual"]
+GATES = ["and", "or", "nand", "nor", "xor", "xnor"]
+ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def seconds(cmd: list[str], cwd: Path = ROOT) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, env=ENV, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def fresh_clone(where: Path) -> Path:
+    """The working tree's tracked and unignored files in a new git repo: no data, models or DVC cache."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split("\0")  # fmt: skip
+    repo = where / "repo"
+    for name in filter(None, listed):
+        if (ROOT / name).is_file():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, repo / name)
+    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.com"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "snapshot"]):
+        subprocess.run([*git, *args], cwd=repo, check=True)
+    return repo
+
+
+def p1_and_p3_noop(repeats: int, with_lab: bool) -> dict:
+    lab, cold, noop = [], [], []
+    for _ in range(repeats):  # interleaved, so that both sides see the same machine
+        if with_lab:
+            lab.append(sum(seconds([sys.executable, "bench/lab_script.py", m, g]) for m in MODELS for g in GATES))
+        with tempfile.TemporaryDirectory() as tmp:
+            repo = fresh_clone(Path(tmp))
+            cold.append(seconds(["dvc", "repro"], cwd=repo))
+            noop.append(seconds(["dvc", "repro"], cwd=repo))
+    return {"lab": lab, "cold": cold, "noop": noop}
+
+
+def p2(repeats: int) -> dict:
+    import torch
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+
+    from gatelab.gates import truth_table, write_gate_csv
+    from gatelab.reference import train_plain
+    from gatelab.training import train
+
+    torch.set_num_threads(1)  # gatelab's default (torch_threads=1): only the training loop differs
+    x, y = truth_table("xor")
+    plain, ours = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        write_gate_csv("xor", f"{tmp}/data/xor.csv")
+        overrides = [
+            f"paths.data_dir={tmp}/data", f"paths.models_dir={tmp}/models", f"paths.checkpoints_dir={tmp}/ckpt",
+            "callbacks.early_stopping.stopping_threshold=null", "callbacks.early_stopping.patience=100000",
+            "trainer.enable_progress_bar=false",
+        ]  # fmt: skip  (the full 10001 steps, every callback still running)
+        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+            cfg = compose("config", overrides=overrides, return_hydra_config=True)
+        HydraConfig.instance().set_config(cfg)
+        train_plain(x, y, [2], steps=200), train(cfg)  # warm-up: first calls pay one-off costs
+        for _ in range(repeats):
+            start = time.perf_counter()
+            train_plain(x, y, [2], steps=10001)
+            plain.append((time.perf_counter() - start) / 10001)
+            start = time.perf_counter()
+            steps = train(cfg)["steps"]
+            ours.append((time.perf_counter() - start) / steps)
+    return {"plain": plain, "ours": ours}
+
+
+def p3_help(repeats: int) -> list[float]:
+    return [seconds([sys.executable, "src/train.py", "--help"]) for _ in range(repeats)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", nargs="+", choices=["p1", "p2", "p3"], default=["p1", "p2", "p3"])
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT / "src"))
+    med = statistics.median
+    rows = []
+    if "p1" in args.only or "p3" in args.only:
+        r = p1_and_p3_noop(args.repeats, with_lab="p1" in args.only)
+        if "p1" in args.only:
+            rows.append(("P1", "cold dvc repro, 24 runs", f"{med(r['lab']):.1f} s", f"{med(r['cold']):.1f} s",
+                         f"{med(r['cold']) / med(r['lab']):.2f}x", "<= 0.30x"))  # fmt: skip
+        if "p3" in args.only:
+            rows.append(("P3", "no-op dvc repro", "", f"{med(r['noop']):.2f} s", "", "<= 3 s"))
+    if "p2" in args.only:
+        r = p2(args.repeats)
+        rows.append(("P2", "per optimizer step, mlp2 XOR", f"{med(r['plain']) * 1e3:.3f} ms",
+                     f"{med(r['ours']) * 1e3:.3f} ms", f"{med(r['ours']) / med(r['plain']):.2f}x", "<= 1.50x"))  # fmt: skip
+    if "p3" in args.only:
+        rows.append(("P3", "python src/train.py --help", "", f"{med(p3_help(args.repeats)):.2f} s", "", "<= 2 s"))
+
+    header = ("target", "what", "lab's plain PyTorch", "gatelab", "ratio", "goal")
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    print(f"median of {args.repeats} repeat(s); {os.cpu_count()} CPUs")
+    for row in [header, *rows]:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)))
+
+
+if __name__ == "__main__":
+    main()
