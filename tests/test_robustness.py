@@ -42,6 +42,8 @@ def assert_one_line_error(out: subprocess.CompletedProcess, fragment: str) -> No
         ("seed=1.5", "seed must be an integer"),
         ("trainer.accelerator=gpu", "no GPU found on this machine"),
         ("trainer.devices=0", "trainer.devices must be a positive integer"),
+        ("steps_per_batch=0", "steps_per_batch must be a positive integer"),
+        ("steps_per_epoch=75", "must be a multiple of steps_per_batch (50)"),
         ("model=manual optimizer=adam", "use optimizer=sgd"),
         ("resume=true", "no interrupted run to resume"),
     ],
@@ -177,12 +179,14 @@ def assert_every_output_whole(folder: Path) -> int:
 def test_killed_training_never_leaves_a_partial_checkpoint(tmp_path, data_dir):
     rng = random.Random(6)
     models, checkpoints = tmp_path / "models", tmp_path / "checkpoints"
-    args = [
-        "src/train.py", "--multirun", "model=mlp2", "data=xor,xnor", "callbacks.early_stopping.patience=1000",
-        "trainer.max_steps=3000", "steps_per_epoch=10", "callbacks.resume_checkpoint.every_n_epochs=1",
+    settings = [
+        "model=mlp2", "callbacks.early_stopping.patience=1000", "trainer.max_steps=3000",
+        "steps_per_epoch=10", "steps_per_batch=5", "callbacks.resume_checkpoint.every_n_epochs=1",
         f"paths.data_dir={data_dir}", f"paths.models_dir={models}", f"paths.checkpoints_dir={checkpoints}",
         "trainer.enable_progress_bar=false",
     ]  # fmt: skip  (a checkpoint every 10 steps: many writes to interrupt)
+    assert run_cli("src/train.py", *settings, "trainer.max_steps=20").returncode == 0  # the settings are valid
+    args = ["src/train.py", "--multirun", "data=xor,xnor", *settings]
     landed_in_training = 0
     for sig in [signal.SIGKILL, signal.SIGTERM, signal.SIGINT] * 2:
         proc = start(*args)
