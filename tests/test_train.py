@@ -73,6 +73,17 @@ def test_early_stopping_ends_a_solved_run_and_a_stuck_one(make_cfg):
     assert stuck["steps"] < 2000  # the ln 2 plateau is detected, not run to 10001 steps
 
 
+def test_csv_logger_records_the_curves(make_cfg, tmp_path):
+    import csv
+
+    from gatelab.training import train
+
+    result = train(make_cfg("logger=csv", "model=perceptron", "data=xor", "trainer.max_steps=300", "callbacks=none"))
+    rows = list(csv.DictReader((tmp_path / "logs/perceptron/xor/metrics.csv").open()))
+    assert [int(r["step"]) for r in rows] == [100, 200, 300]  # once per epoch, against optimizer steps
+    assert float(rows[-1]["train/loss"]) == pytest.approx(0.6931, abs=1e-3) and result["steps"] == 300
+
+
 def test_manual_refuses_an_optimizer_it_does_not_implement(make_cfg):
     from gatelab.errors import user_error_in
     from gatelab.training import train

@@ -104,6 +104,8 @@ class GateMLP(L.LightningModule):
         # Logged once per epoch of steps_per_epoch steps; EarlyStopping reads train/loss after this hook.
         self.log("train/loss", loss, prog_bar=True)
         self.log("train/acc", binary_accuracy(y_hat, y), prog_bar=True)
+        if self.loggers:  # their x-axis: optimizer steps (Lightning's default counts batches)
+            self.log("step", float(self.global_step))
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         if self.optimizer_factory is None:
