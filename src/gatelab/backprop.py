@@ -95,4 +95,4 @@ class ManualBackpropMLP(GateMLP):
         return loss, cache[-1]
 
     def configure_optimizers(self) -> None:
-        return None  # no torch.optim: the update is the two lines in training_step
+        return None  # no torch.optim: the update is the two lines in optimization_step
