@@ -176,6 +176,12 @@ def assert_every_output_whole(folder: Path) -> int:
     return len(files)
 
 
+def wait_for(condition, timeout: float = 120.0) -> None:
+    deadline = time.time() + timeout
+    while not condition() and time.time() < deadline:
+        time.sleep(0.02)
+
+
 def test_killed_training_never_leaves_a_partial_checkpoint(tmp_path, data_dir):
     rng = random.Random(6)
     models, checkpoints = tmp_path / "models", tmp_path / "checkpoints"
@@ -190,7 +196,8 @@ def test_killed_training_never_leaves_a_partial_checkpoint(tmp_path, data_dir):
     landed_in_training = 0
     for sig in [signal.SIGKILL, signal.SIGTERM, signal.SIGINT] * 2:
         proc = start(*args)
-        time.sleep(rng.uniform(4.5, 10.0))  # past the imports (~4 s), somewhere in training or saving
+        wait_for(lambda: any(checkpoints.rglob("*.ckpt")) or proc.poll() is not None)  # training has begun
+        time.sleep(rng.uniform(0.0, 4.0))  # then somewhere in training or saving, either gate
         proc.send_signal(sig)
         proc.wait(timeout=60)
         assert_every_output_whole(models)
@@ -221,9 +228,7 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, data_d
     interrupted = [*common, f"paths.models_dir={tmp_path}/models", f"paths.checkpoints_dir={tmp_path}/ckpts"]
     proc = start("src/train.py", *interrupted)
     resume_file = tmp_path / "ckpts/mlp4/xor.ckpt"
-    deadline = time.time() + 120
-    while not resume_file.exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: resume_file.exists() or proc.poll() is not None)
     time.sleep(0.5)
     proc.kill()
     proc.wait(timeout=60)
