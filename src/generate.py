@@ -1,16 +1,19 @@
-"""Write the truth table of every gate to ``data/<gate>.csv`` (pure Python: no torch, no Lightning)."""
+"""Write truth tables to ``data/<name>.csv`` (pure Python: no torch, no Lightning).
+
+By default: the six gates, all 16 two-input functions (f0000..f1111) and parity3, parity4.
+"""
 
 import argparse
 
 from gatelab.errors import exit_on_user_error
 
+DEFAULT = ["and", "or", "nand", "nor", "xor", "xnor", *(f"f{i:04b}" for i in range(16)), "parity3", "parity4"]
+
 
 def main() -> None:
-    from gatelab.gates import GATES
-
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="data", help="output folder (default: %(default)s)")
-    parser.add_argument("gates", nargs="*", default=list(GATES), help="gates to write (default: all)")
+    parser.add_argument("gates", nargs="*", default=DEFAULT, help="names to write, e.g. xor f1011 parity5")
     args = parser.parse_args()
     with exit_on_user_error():
         from gatelab.gates import check_gate, write_gate_csv
@@ -18,7 +21,8 @@ def main() -> None:
         for gate in args.gates:  # all names first: a typo writes nothing
             check_gate(gate)
         for gate in args.gates:
-            print(f"wrote {write_gate_csv(gate, f'{args.out}/{gate}.csv')}")
+            write_gate_csv(gate, f"{args.out}/{gate}.csv")
+    print(f"wrote {len(args.gates)} truth tables to {args.out}/")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,9 +16,9 @@ CONF = ROOT / "conf"
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
-    from gatelab.gates import GATES, write_gate_csv
+    from gatelab.gates import FUNCTIONS, GATES, write_gate_csv
 
-    for gate in GATES:
+    for gate in [*GATES, *FUNCTIONS, "parity3"]:
         write_gate_csv(gate, tmp_path / "data" / f"{gate}.csv")
     return tmp_path / "data"
 
@@ -33,6 +34,7 @@ def make_cfg(tmp_path: Path, data_dir: Path):
             f"paths.data_dir={data_dir}",
             f"paths.models_dir={tmp_path / 'models'}",
             f"paths.logs_dir={tmp_path / 'logs'}",
+            f"paths.dvclive_dir={tmp_path / 'dvclive'}",
             "trainer.enable_progress_bar=false",
         ]
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
@@ -43,9 +45,20 @@ def make_cfg(tmp_path: Path, data_dir: Path):
     return _make
 
 
+TEST_CURVES_DIR = Path(tempfile.mkdtemp(prefix="gatelab-test-dvclive-"))
+
+
+def cli_args(args: tuple[str, ...]) -> list[str]:
+    """Training runs started by the tests log their curves to a temporary folder, never into the
+    repository's committed dvclive/ (unless a test chooses the folder itself)."""
+    if args and args[0] == "src/train.py" and not any(a.startswith("paths.dvclive_dir=") for a in args):
+        return [*args, f"paths.dvclive_dir={TEST_CURVES_DIR}"]
+    return list(args)
+
+
 def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
     """Run a command-line entry point as a user would, capturing its output."""
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run(
-        [sys.executable, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, *cli_args(args)], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
     )

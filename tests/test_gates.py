@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from gatelab.errors import GatelabError
-from gatelab.gates import GATES, read_gate_csv, truth_table, write_gate_csv
+from gatelab.gates import FUNCTIONS, GATES, jittered_splits, read_gate_csv, truth_table, write_gate_csv
 
 
 def test_truth_tables_compute_their_gates():
@@ -59,3 +59,60 @@ def test_malformed_files_are_refused_with_a_reason(tmp_path, content, message):
 def test_missing_file_names_the_stage_that_makes_it(tmp_path):
     with pytest.raises(GatelabError, match="dvc repro generate"):
         read_gate_csv(tmp_path / "xor.csv")
+
+
+def test_function_codes_list_the_outputs_for_00_01_10_11():
+    for code in FUNCTIONS:
+        x, y = truth_table(code)
+        assert x.tolist() == [[0, 0], [0, 1], [1, 0], [1, 1]]
+        assert "".join(str(int(v)) for v in y.flatten()) == code[1:]
+    assert len(FUNCTIONS) == 16
+    for gate, outputs in GATES.items():  # every named gate is one of the sixteen
+        assert torch.equal(truth_table(gate)[1], truth_table("f" + "".join(map(str, outputs)))[1])
+
+
+@pytest.mark.parametrize("n", [2, 3, 5])
+def test_parity_is_one_when_an_odd_number_of_inputs_is_one(tmp_path, n):
+    x, y = read_gate_csv(write_gate_csv(f"parity{n}", tmp_path / "p.csv"))
+    assert x.shape == (2**n, n) and len({tuple(r) for r in x.tolist()}) == 2**n
+    assert torch.equal(y.flatten(), x.sum(dim=1) % 2)
+    assert (tmp_path / "p.csv").read_text().splitlines()[0] == ",".join([f"x{i}" for i in range(1, n + 1)] + ["y"])
+
+
+@pytest.mark.parametrize("name", ["f012", "f00000", "parity1", "parity", "xorr"])
+def test_unknown_names_are_refused_with_the_naming_rules(name):
+    with pytest.raises(GatelabError, match="f0000..f1111"):
+        truth_table(name)
+
+
+def test_noisy_splits_are_seeded_stratified_and_jittered_around_the_corners():
+    x, y = truth_table("xor")
+    splits = jittered_splits(x, y, noise=0.1, samples_per_corner=50, split=[0.6, 0.2, 0.2], seed=3)
+    assert {name: len(s[0]) for name, s in splits.items()} == {"train": 120, "val": 40, "test": 40}
+    for points, labels in splits.values():
+        nearest = torch.cdist(points, x).argmin(dim=1)  # the corner each point was jittered from
+        assert torch.equal(labels.flatten(), y.flatten()[nearest])  # labels are the corner's
+        assert torch.bincount(nearest, minlength=4).unique().numel() == 1  # every corner equally
+        assert 0.05 < (points - x[nearest]).std() < 0.15
+    again = jittered_splits(x, y, noise=0.1, samples_per_corner=50, split=[0.6, 0.2, 0.2], seed=3)
+    other = jittered_splits(x, y, noise=0.1, samples_per_corner=50, split=[0.6, 0.2, 0.2], seed=4)
+    assert all(torch.equal(splits[k][0], again[k][0]) for k in splits)
+    assert not torch.equal(splits["test"][0], other["test"][0])
+    all_points = torch.cat([s[0] for s in splits.values()])
+    assert len(torch.unique(all_points, dim=0)) == 200  # no point in two sets
+
+
+@pytest.mark.parametrize(
+    "noise, samples, split, message",
+    [
+        (-0.1, 10, [0.6, 0.2, 0.2], "standard deviation"),
+        (0.1, 0, [0.6, 0.2, 0.2], "positive integer"),
+        (0.1, 10, [0.6, 0.2], "three fractions"),
+        (0.1, 10, [0.6, 0.3, 0.3], "sum to 1"),
+        (0.1, 1, [0.2, 0.4, 0.4], "too few"),
+    ],
+)
+def test_bad_noise_settings_are_refused(noise, samples, split, message):
+    x, y = truth_table("and")
+    with pytest.raises(GatelabError, match=message):
+        jittered_splits(x, y, noise, samples, split, seed=0)

@@ -7,9 +7,11 @@ import math
 from omegaconf import DictConfig
 
 from gatelab.errors import GatelabError
+from gatelab.gates import check_gate
 
 
 def check_config(cfg: DictConfig) -> None:
+    check_gate(cfg.data.gate)
     lr = cfg.optimizer.get("lr")
     if not _is_number(lr) or not (0 < lr < math.inf):
         raise GatelabError(f"optimizer.lr must be a positive number, got {lr!r}")
