@@ -1,8 +1,10 @@
-"""Score every trained model on its gate's truth table (torchmetrics) and write the results:
+"""Score every trained model with torchmetrics, draw what it learned, and write the results:
 
-  metrics/<model>/<gate>.json   accuracy, F1, AUROC, confusion matrix, loss, steps trained
-  metrics/summary.json          counts, and the whole grid as a table
-  reports/summary.md            the model x gate grid, for people
+  metrics/<run>/<gate>.json       accuracy, F1, AUROC, confusion matrix, loss, steps (+ test set)
+  metrics/summary.json            counts, and the whole grid as a table
+  plots/boundaries/<run>/<gate>.png   each run's decision boundary over the unit square
+  plots/lesson.png, plots/sixteen.png, plots/activations.png   the grids
+  reports/summary.md              all of it, for people
 
 One process for all checkpoints; Lightning is not imported.
 """
@@ -14,35 +16,71 @@ from gatelab.errors import exit_on_user_error
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", required=True, help="model names, e.g. perceptron mlp2")
+    parser.add_argument("--models", nargs="+", required=True, help="models trained on every gate, e.g. perceptron mlp2")
     parser.add_argument("--gates", required=True, help="comma-separated gate names, e.g. and,or,xor")
+    parser.add_argument("--sixteen", help="the run 'sixteen': the perceptron on these function codes, e.g. f0000,f0001")
+    parser.add_argument("--activations", nargs="*", default=[], help="the runs deep-<activation> on XOR")
     parser.add_argument("--data-dir", default="data")
     parser.add_argument("--models-dir", default="models")
     parser.add_argument("--metrics-dir", default="metrics")
+    parser.add_argument("--plots-dir", default="plots")
     parser.add_argument("--report", default="reports/summary.md")
     return parser.parse_args()
 
 
+def split(names: str | None) -> list[str]:
+    return [name.strip() for name in (names or "").split(",") if name.strip()]
+
+
 def main() -> None:
     args = parse_args()
-    gates = [g.strip() for g in args.gates.split(",") if g.strip()]
+    gates, codes = split(args.gates), split(args.sixteen)
+    deep_runs = {activation: f"deep-{activation}" for activation in args.activations}
+    runs = [(model, gate) for model in args.models for gate in gates]
+    runs += [("sixteen", code) for code in codes] + [(run, "xor") for run in deep_runs.values()]
     with exit_on_user_error():
+        from gatelab import plots, report
         from gatelab.files import atomic_write_text
         from gatelab.gates import read_gate_csv
-        from gatelab.metrics import evaluate_checkpoint, markdown_report, summarize, write_json
+        from gatelab.metrics import evaluate_checkpoint, summarize, write_json
 
-        tables = {gate: read_gate_csv(f"{args.data_dir}/{gate}.csv") for gate in gates}
-        results = {
-            (model, gate): evaluate_checkpoint(f"{args.models_dir}/{model}/{gate}.ckpt", *tables[gate])
-            for model in args.models
-            for gate in gates
-        }
-        for (model, gate), metrics in results.items():
-            write_json(f"{args.metrics_dir}/{model}/{gate}.json", metrics)
-        summary = summarize(results)
+        tables = {gate: read_gate_csv(f"{args.data_dir}/{gate}.csv") for gate in {g for _, g in runs}}
+        results, cells = {}, {}
+        for run, gate in runs:  # everything is checked and scored before anything is written
+            x, y = tables[gate]
+            results[run, gate], net = evaluate_checkpoint(f"{args.models_dir}/{run}/{gate}.ckpt", x, y)
+            if x.shape[1] == 2:
+                accuracy = results[run, gate]["accuracy"]
+                cells[run, gate] = (plots.probability_map(net), x, y, f"{run} · {gate} · acc {accuracy:.2f}")
+
+        for (run, gate), metrics in results.items():
+            write_json(f"{args.metrics_dir}/{run}/{gate}.json", metrics)
+        grid = {key: results[key] for key in runs if key[0] in args.models}
+        summary = summarize(grid)
+        if codes:
+            summary["sixteen"] = {"runs": len(codes), "solved": sum(results["sixteen", c]["accuracy"] == 1 for c in codes)}
         write_json(f"{args.metrics_dir}/summary.json", summary)
-        atomic_write_text(args.report, markdown_report(results, args.models, gates))
-    print(f"{summary['solved']}/{summary['runs']} runs reach 100 % accuracy; table in {args.report}")
+
+        for (run, gate), cell in cells.items():
+            plots.boundary_png(*cell, f"{args.plots_dir}/boundaries/{run}/{gate}.png")
+        sections = [report.grid_section(results, args.models, gates)]
+        if all((model, gate) in cells for model, gate in grid):  # two-input gates only
+            plots.boundary_grid(cells, args.models, gates, "Decision boundaries: models (rows) x gates (columns)",
+                                f"{args.plots_dir}/lesson.png")  # fmt: skip
+        if codes:
+            fours = [codes[i : i + 4] for i in range(0, len(codes), 4)]
+            sixteen = {(str(i), str(j)): cells["sixteen", code] for i, row in enumerate(fours) for j, code in enumerate(row)}
+            plots.boundary_grid(sixteen, [str(i) for i in range(len(fours))], [str(j) for j in range(len(fours[0]))],
+                                "The perceptron on every function of two inputs", f"{args.plots_dir}/sixteen.png")  # fmt: skip
+            sections.append(report.sixteen_section(results, "sixteen", codes))
+        if deep_runs:
+            deep = {("deep", activation): cells[run, "xor"] for activation, run in deep_runs.items()}
+            plots.boundary_grid(deep, ["deep"], list(deep_runs), "2-64-32-16-1 on XOR, 1000 steps, by hidden activation",
+                                f"{args.plots_dir}/activations.png")  # fmt: skip
+            sections.append(report.activations_section(results, deep_runs, "xor"))
+        sections.append(report.test_section(results))
+        atomic_write_text(args.report, report.markdown_report(sections))
+    print(f"{summary['solved']}/{summary['runs']} runs reach 100 % accuracy; report in {args.report}")
 
 
 if __name__ == "__main__":

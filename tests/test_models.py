@@ -72,11 +72,16 @@ def test_lightning_follows_the_plain_loop_step_for_step(tmp_path, hidden, gate, 
 
 
 def test_hyperparameters_are_plain_values():
+    """Checkpoints (weights_only=True) and dvclive's params.yaml both need plain values."""
     from omegaconf import ListConfig
 
-    model = GateMLP(ListConfig([3, 4]), "tanh", optimizer=lambda p: torch.optim.SGD(p, lr=0.1))
-    assert dict(model.hparams) == {"hidden": [3, 4], "activation": "tanh", "steps_per_batch": 50}
-    assert type(model.hparams["hidden"]) is list
+    from gatelab.backprop import ManualBackpropMLP
+
+    model = GateMLP(ListConfig([3, 4]), "tanh", optimizer=lambda p: torch.optim.SGD(p, lr=0.1), inputs=3)
+    assert dict(model.hparams) == {"hidden": [3, 4], "activation": "tanh", "steps_per_batch": 50, "inputs": 3}
+    manual = ManualBackpropMLP(ListConfig([2]))
+    for hparams in (model.hparams, model.hparams_initial, manual.hparams, manual.hparams_initial):
+        assert type(hparams["hidden"]) is list
 
 
 @pytest.mark.parametrize("hidden", [[0], [-3], [2.5], "abc", 5])

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, cli_args, run_cli
 
 
 def assert_one_line_error(out: subprocess.CompletedProcess, fragment: str) -> None:
@@ -37,7 +37,10 @@ def assert_one_line_error(out: subprocess.CompletedProcess, fragment: str) -> No
         ("model.hidden=[", "cannot parse the override"),
         ("trainer.max_steps=0", "trainer.max_steps must be a positive integer, got 0"),
         ("model.activation=swish", "choose one of sigmoid, tanh, relu"),
-        ("data.noise=-0.1", "'data.noise' is not a setting"),
+        ("data.nois=0.1", "'data.nois' is not a setting"),
+        ("data.noise=-0.1", "data.noise must be a standard deviation >= 0"),
+        ("data.samples_per_corner=2 data.split=[0.5,0.5]", "data.split must be three fractions"),
+        ("data.gate=f012", "unknown gate 'f012'"),
         ("seed=abc", "seed must be an integer"),
         ("seed=1.5", "seed must be an integer"),
         ("trainer.accelerator=gpu", "no GPU found on this machine"),
@@ -160,7 +163,7 @@ def test_evaluate_refuses_a_bad_checkpoint(trained, data_dir, tmp_path, damage):
 
 def start(*args: str, cwd: Path = ROOT) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, *args], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, *cli_args(args)], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
 

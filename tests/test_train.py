@@ -1,5 +1,9 @@
 """`python src/train.py`: every model x gate, overrides, checkpoints, and the command line itself."""
 
+import csv
+import json
+import subprocess
+
 import pytest
 import torch
 
@@ -46,7 +50,8 @@ def test_overrides_reach_the_run(make_cfg):
     wide = train(make_cfg("trainer.max_steps=100", "model.hidden=[8,8]", "model.activation=tanh"))
     ckpt = torch.load(wide["checkpoint"], weights_only=True)
     assert ckpt["hyper_parameters"] == {
-        "hidden": [8, 8], "activation": "tanh", "steps_per_batch": 50, "optimizer": {"name": "SGD", "lr": 1.0},
+        "hidden": [8, 8], "activation": "tanh", "steps_per_batch": 50, "inputs": 2,
+        "optimizer": {"name": "SGD", "lr": 1.0},
     }  # fmt: skip
     assert [tuple(w.shape) for k, w in ckpt["state_dict"].items() if k.endswith("weight")] == [(8, 2), (8, 8), (1, 8)]
 
@@ -84,6 +89,63 @@ def test_csv_logger_records_the_curves(make_cfg, tmp_path):
     assert float(rows[-1]["train/loss"]) == pytest.approx(0.6931, abs=1e-3) and result["steps"] == 300
 
 
+def git_state() -> tuple[str, ...]:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+
+    return git("status", "--porcelain"), git("for-each-ref"), git("stash", "list")
+
+
+def test_dvclive_records_the_curves_and_leaves_git_alone(make_cfg, tmp_path):
+    """dvclive logs inside this DVC repository (the dangerous case: by default it would run
+    `dvc exp save`, which git-adds files) and writes only its own folder."""
+    from gatelab.training import train
+
+    before = git_state()
+    train(make_cfg("model=perceptron", "data=xor", "trainer.max_steps=300", "callbacks=none"))
+    run = tmp_path / "dvclive/perceptron/xor"
+    for metric in ("loss", "acc"):
+        rows = list(csv.DictReader((run / f"plots/metrics/train/{metric}.tsv").open(), delimiter="\t"))
+        assert [int(r["step"]) for r in rows] == [100, 200, 300]  # once per epoch, against optimizer steps
+    assert float(rows[-1]["acc"]) <= 0.75
+    assert json.loads((run / "metrics.json").read_text())["step"] == 300
+    assert git_state() == before
+
+
+def test_noisy_data_is_validated_every_epoch_and_tested_by_evaluate(make_cfg, tmp_path, data_dir):
+    from gatelab.training import train
+
+    noisy = ("data.noise=0.15", "data.samples_per_corner=20", "callbacks=none", "trainer.max_steps=400")
+    result = train(make_cfg("model=mlp2", "data=and", *noisy))
+    val = list(csv.DictReader((tmp_path / "dvclive/mlp2/and/plots/metrics/val/loss.tsv").open(), delimiter="\t"))
+    assert [int(r["step"]) for r in val] == [100, 200, 300, 400]
+
+    out = run_cli(
+        "src/evaluate.py", "--models", "mlp2", "--gates", "and", "--data-dir", str(data_dir),
+        "--models-dir", str(tmp_path / "models"), "--metrics-dir", str(tmp_path / "metrics"),
+        "--plots-dir", str(tmp_path / "plots"), "--report", str(tmp_path / "report.md"),
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    metrics = json.loads((tmp_path / "metrics/mlp2/and.json").read_text())
+    assert metrics["accuracy"] == result["accuracy"]  # the truth table, as for every run
+    counts = metrics["test"]["confusion_matrix"]  # 20% of 20 points per corner: 4 test points each
+    assert counts["tn"] + counts["fp"] == 3 * 4 and counts["tp"] + counts["fn"] == 4  # AND: one corner is 1
+    assert metrics["test"]["accuracy"] >= 0.75
+    assert f"| mlp2 | and | {metrics['test']['accuracy']:.2f} |" in (tmp_path / "report.md").read_text()
+
+
+def test_any_of_the_sixteen_functions_and_parity_by_name(make_cfg):
+    from gatelab.training import train
+
+    # f1011 = "x1 OR NOT x2": outputs 1, 0, 1, 1 for 00, 01, 10, 11.
+    implication = train(make_cfg("model=perceptron", "data.gate=f1011"))
+    assert implication["accuracy"] == 1.0
+    # Three-input parity is not linearly separable either; one hidden layer of three solves it.
+    assert train(make_cfg("model=perceptron", "data.gate=parity3"))["accuracy"] < 1.0
+    hidden = train(make_cfg("model=mlp2", "model.hidden=[3]", "data.gate=parity3"))
+    assert hidden["accuracy"] == 1.0 and hidden["checkpoint"].endswith("mlp2/parity3.ckpt")
+
+
 def test_manual_refuses_an_optimizer_it_does_not_implement(make_cfg):
     from gatelab.errors import user_error_in
     from gatelab.training import train
@@ -99,8 +161,8 @@ def test_manual_refuses_an_optimizer_it_does_not_implement(make_cfg):
 def test_help_lists_groups_and_options():
     out = run_cli("src/train.py", "--help")
     assert out.returncode == 0
-    assert "model: manual, mlp2, mlp4, perceptron" in out.stdout
-    assert "data: and, nand, nor, or, xnor, xor" in out.stdout
+    assert "model: deep, manual, mlp2, mlp4, perceptron" in out.stdout
+    assert "data: and, gate, nand, nor, or, xnor, xor" in out.stdout
     assert "optimizer: adam, sgd" in out.stdout
     assert "max_steps: 10001" in out.stdout and "seed: 777" in out.stdout
 

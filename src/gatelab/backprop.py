@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import torch
 
 from gatelab.errors import GatelabError
-from gatelab.models import GateMLP
+from gatelab.models import GateMLP, check_hidden
 from gatelab.network import linear_layers
 
 # Each activation with its local derivative, written in terms of its output a = f(z).
@@ -56,10 +56,12 @@ class ManualBackpropMLP(GateMLP):
         lr: float = 1.0,
         optimizer: str = "sgd",
         steps_per_batch: int = 50,
+        inputs: int = 2,
     ):
         if optimizer != "sgd":
             raise GatelabError(f"model=manual implements plain SGD by hand; use optimizer=sgd, not optimizer={optimizer}")
-        super().__init__(hidden, activation, steps_per_batch=steps_per_batch)
+        hidden = check_hidden(hidden)  # a plain list before Lightning records the arguments
+        super().__init__(hidden, activation, steps_per_batch=steps_per_batch, inputs=inputs)
         self.lr = lr
         hidden_activation = ACTIVATION_AND_DERIVATIVE[activation]
         self.activations = [hidden_activation] * len(hidden) + [ACTIVATION_AND_DERIVATIVE["sigmoid"]]

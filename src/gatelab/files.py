@@ -14,6 +14,9 @@ from pathlib import Path
 
 from gatelab.errors import GatelabError
 
+UMASK = os.umask(0o022)
+os.umask(UMASK)  # (reading the umask means setting it; this puts it back)
+
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp)`` to fill a temporary file beside ``path``, then rename it to ``path``."""
@@ -29,6 +32,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Pa
     tmp = Path(tmp_name)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes the file private; give it a normal file's mode
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -37,7 +37,7 @@ def load_network(ckpt_path: str | Path) -> tuple[torch.nn.Sequential, dict]:
         raise not_a_checkpoint from None
     try:
         hparams = ckpt["hyper_parameters"]
-        net = build_mlp(hparams["hidden"], hparams["activation"])
+        net = build_mlp(hparams["hidden"], hparams["activation"], in_features=hparams.get("inputs", 2))
         net.load_state_dict({k.removeprefix("net."): v for k, v in ckpt["state_dict"].items()})
     except (KeyError, TypeError, ValueError, RuntimeError):
         raise GatelabError(
@@ -60,17 +60,29 @@ def score(probs: torch.Tensor, y: torch.Tensor) -> dict:
     return {
         "accuracy": binary_accuracy(p, target).item(),
         "f1": binary_f1_score(p, target).item(),
-        "auroc": binary_auroc(p, target).item(),
+        # AUROC ranks the 1s against the 0s: undefined for a constant function (f0000, f1111).
+        "auroc": binary_auroc(p, target).item() if 0 < target.sum() < len(target) else None,
         "loss": F.binary_cross_entropy(probs, y).item(),
         "confusion_matrix": {"tn": tn, "fp": fp, "fn": fn, "tp": tp},
     }
 
 
-def evaluate_checkpoint(ckpt_path: str | Path, x: torch.Tensor, y: torch.Tensor) -> dict:
+def evaluate_checkpoint(ckpt_path: str | Path, x: torch.Tensor, y: torch.Tensor) -> tuple[dict, torch.nn.Sequential]:
+    """Metrics on the truth table ``(x, y)``; for a run trained on noisy data also on its test set
+    (rebuilt from the data settings the checkpoint recorded). Returns them and the network."""
     net, ckpt = load_network(ckpt_path)
     with torch.no_grad():
-        probs = net(x)
-    return {**score(probs, y), "steps": ckpt["global_step"]}
+        metrics = {**score(net(x), y), "steps": ckpt["global_step"]}
+        data = ckpt.get("datamodule_hyper_parameters") or {}
+        if data.get("noise", 0) > 0 or data.get("samples_per_corner", 1) > 1:
+            from gatelab.gates import jittered_splits
+
+            test_x, test_y = jittered_splits(
+                x, y, data["noise"], data["samples_per_corner"], data["split"], data["split_seed"]
+            )["test"]
+            if len(test_x):
+                metrics["test"] = score(net(test_x), test_y)
+    return metrics, net
 
 
 def summarize(results: dict[tuple[str, str], dict]) -> dict:
@@ -80,24 +92,6 @@ def summarize(results: dict[tuple[str, str], dict]) -> dict:
         for (model, gate), m in results.items()
     ]
     return {"runs": len(table), "solved": sum(row["accuracy"] == 1.0 for row in table), "table": table}
-
-
-REPORT_SECTIONS = [
-    ("accuracy", "Accuracy on the truth table (1.00: every row right)", "{:.2f}"),
-    ("steps", "Steps trained (early stopping ends solved runs and runs stuck on a plateau)", "{}"),
-    ("loss", "Final loss (mean BCE; ln 2 = 0.6931 is the plateau of answering 0.5 everywhere)", "{:.4f}"),
-]
-
-
-def markdown_report(results: dict[tuple[str, str], dict], models: Sequence[str], gates: Sequence[str]) -> str:
-    """One model x gate grid per metric, for people (and the README)."""
-    lines = ["# Results", ""]
-    for key, title, fmt in REPORT_SECTIONS:
-        lines += [f"{title}:", "", "| model | " + " | ".join(gates) + " |", "|---|" + "---:|" * len(gates)]
-        for model in models:
-            lines.append(f"| {model} | " + " | ".join(fmt.format(results[model, gate][key]) for gate in gates) + " |")
-        lines.append("")
-    return "\n".join(lines)
 
 
 def write_json(path: str | Path, data: dict) -> Path:

@@ -37,6 +37,7 @@ class GateMLP(L.LightningModule):
         activation: str = "sigmoid",
         optimizer: OptimizerFactory | None = None,
         steps_per_batch: int = 50,
+        inputs: int = 2,
     ):
         super().__init__()
         self.automatic_optimization = False  # we take steps_per_batch optimizer steps per batch
@@ -52,7 +53,7 @@ class GateMLP(L.LightningModule):
             self.hparams.optimizer = {"name": optimizer.func.__name__, **optimizer.keywords}
         self.optimizer_factory = optimizer
         self.steps_per_batch = steps_per_batch
-        self.net = build_mlp(hidden, activation)
+        self.net = build_mlp(hidden, activation, in_features=inputs)
         self._last_step: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -105,6 +106,15 @@ class GateMLP(L.LightningModule):
         self.log("train/loss", loss, prog_bar=True)
         self.log("train/acc", binary_accuracy(y_hat, y), prog_bar=True)
         if self.loggers:  # their x-axis: optimizer steps (Lightning's default counts batches)
+            self.log("step", float(self.global_step))
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        """Only noisy datasets have a validation set (see ``GateDataModule``)."""
+        x, y = batch
+        y_hat = self(x)
+        self.log("val/loss", F.binary_cross_entropy(y_hat, y), prog_bar=True)
+        self.log("val/acc", binary_accuracy(y_hat, y), prog_bar=True)
+        if self.loggers:
             self.log("step", float(self.global_step))
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
