@@ -4,7 +4,7 @@
   metrics/summary.json            counts, and the whole grid as a table
   plots/boundaries/<run>/<gate>.png   each run's decision boundary over the unit square
   plots/lesson.png, plots/sixteen.png, plots/activations.png   the grids
-  reports/summary.md              all of it, for people
+  reports/summary.md              all of it (and the seed study's table), for people
 
 One process for all checkpoints; Lightning is not imported.
 """
@@ -20,6 +20,7 @@ def parse_args():
     parser.add_argument("--gates", required=True, help="comma-separated gate names, e.g. and,or,xor")
     parser.add_argument("--sixteen", help="the run 'sixteen': the perceptron on these function codes, e.g. f0000,f0001")
     parser.add_argument("--activations", nargs="*", default=[], help="the runs deep-<activation> on XOR")
+    parser.add_argument("--study-dir", help="the seed study's results (study/<model>/<gate>.json), for the report")
     parser.add_argument("--data-dir", default="data")
     parser.add_argument("--models-dir", default="models")
     parser.add_argument("--metrics-dir", default="metrics")
@@ -42,7 +43,7 @@ def main() -> None:
         from gatelab import plots, report
         from gatelab.files import atomic_write_text
         from gatelab.gates import read_gate_csv
-        from gatelab.metrics import evaluate_checkpoint, summarize, write_json
+        from gatelab.metrics import evaluate_checkpoint, read_json, summarize, write_json
 
         tables = {gate: read_gate_csv(f"{args.data_dir}/{gate}.csv") for gate in {g for _, g in runs}}
         results, cells = {}, {}
@@ -78,6 +79,9 @@ def main() -> None:
             plots.boundary_grid(deep, ["deep"], list(deep_runs), "2-64-32-16-1 on XOR, 1000 steps, by hidden activation",
                                 f"{args.plots_dir}/activations.png")  # fmt: skip
             sections.append(report.activations_section(results, deep_runs, "xor"))
+        if args.study_dir:
+            studies = {(m, g): read_json(f"{args.study_dir}/{m}/{g}.json") for m in args.models for g in gates}
+            sections.append(report.study_section(studies, args.models, gates))
         sections.append(report.test_section(results))
         atomic_write_text(args.report, report.markdown_report(sections))
     print(f"{summary['solved']}/{summary['runs']} runs reach 100 % accuracy; report in {args.report}")

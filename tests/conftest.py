@@ -45,15 +45,23 @@ def make_cfg(tmp_path: Path, data_dir: Path):
     return _make
 
 
-TEST_CURVES_DIR = Path(tempfile.mkdtemp(prefix="gatelab-test-dvclive-"))
+TEST_OUTPUTS = Path(tempfile.mkdtemp(prefix="gatelab-test-outputs-"))
+
+# Outputs a command writes unless told otherwise, sent to a temporary folder: a test never writes
+# into the repository's committed dvclive/, plots/ or study/ (unless it chooses the folder itself).
+DEFAULT_OUTPUTS = {
+    "src/train.py": {"paths.dvclive_dir=": f"{TEST_OUTPUTS}/dvclive"},
+    "src/study.py": {"paths.plots_dir=": f"{TEST_OUTPUTS}/plots", "study.dir=": f"{TEST_OUTPUTS}/study"},
+    "src/evaluate.py": {"--plots-dir": f"{TEST_OUTPUTS}/plots"},
+}
 
 
 def cli_args(args: tuple[str, ...]) -> list[str]:
-    """Training runs started by the tests log their curves to a temporary folder, never into the
-    repository's committed dvclive/ (unless a test chooses the folder itself)."""
-    if args and args[0] == "src/train.py" and not any(a.startswith("paths.dvclive_dir=") for a in args):
-        return [*args, f"paths.dvclive_dir={TEST_CURVES_DIR}"]
-    return list(args)
+    args = list(args)
+    for option, folder in DEFAULT_OUTPUTS.get(args[0] if args else "", {}).items():
+        if not any(a.startswith(option) for a in args):
+            args += [option + folder] if option.endswith("=") else [option, folder]
+    return args
 
 
 def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:

@@ -28,8 +28,8 @@ def assert_one_line_error(out: subprocess.CompletedProcess, fragment: str) -> No
 @pytest.mark.parametrize(
     "override, fragment",
     [
-        ("model=mlp9", "available options in 'model': manual, mlp2, mlp4, perceptron"),
-        ("data=xr", "available options in 'data': and, nand, nor, or, xnor, xor"),
+        ("model=mlp9", "available options in 'model': deep, manual, mlp2, mlp4, perceptron"),
+        ("data=xr", "available options in 'data': and, gate, nand, nor, or, xnor, xor"),
         ("optimizer.lr=-1", "optimizer.lr must be a positive number, got -1"),
         ("optimizer.lr=abc", "optimizer.lr must be a positive number, got 'abc'"),
         ("model.hidden=[0]", "model.hidden sizes must be positive integers, got [0]"),

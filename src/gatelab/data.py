@@ -23,7 +23,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from gatelab.errors import GatelabError
-from gatelab.gates import jittered_splits, read_gate_csv
+from gatelab.gates import check_noise_settings, jittered_splits, read_gate_csv
 
 
 class RepeatedFullBatch(Dataset):
@@ -61,6 +61,7 @@ class GateDataModule(L.LightningDataModule):
         self.gate, self.path, self.batches_per_epoch = gate, path, batches
         self.x, self.y = read_gate_csv(path)  # read eagerly: a bad file fails before any training
         self.inputs = self.x.shape[1]
+        check_noise_settings(noise, samples_per_corner, split)  # also when off: a typo fails now
         self.noisy = noise > 0 or samples_per_corner > 1
         if self.noisy:
             self.splits = jittered_splits(self.x, self.y, noise, samples_per_corner, split, split_seed)

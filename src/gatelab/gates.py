@@ -160,6 +160,23 @@ def jittered_splits(
     """
     import torch
 
+    n_train, n_val = check_noise_settings(noise, samples_per_corner, split)
+    generator = torch.Generator().manual_seed(seed)
+    points = x.unsqueeze(1) + noise * torch.randn(x.shape[0], samples_per_corner, x.shape[1], generator=generator)
+    labels = y.unsqueeze(1).expand(-1, samples_per_corner, -1)
+    order = torch.stack([torch.randperm(samples_per_corner, generator=generator) for _ in range(x.shape[0])])
+    bounds = {"train": (0, n_train), "val": (n_train, n_train + n_val), "test": (n_train + n_val, samples_per_corner)}
+    splits = {}
+    for name, (lo, hi) in bounds.items():
+        index = order[:, lo:hi]
+        picked_x = torch.gather(points, 1, index.unsqueeze(-1).expand(-1, -1, x.shape[1]))
+        picked_y = torch.gather(labels, 1, index.unsqueeze(-1))
+        splits[name] = (picked_x.reshape(-1, x.shape[1]), picked_y.reshape(-1, 1))
+    return splits
+
+
+def check_noise_settings(noise: float, samples_per_corner: int, split: Sequence[float]) -> tuple[int, int]:
+    """Refuse settings no noisy dataset can have; returns the train and val points per corner."""
     if noise < 0 or not math.isfinite(noise):
         raise GatelabError(f"data.noise must be a standard deviation >= 0, got {noise}")
     if int(samples_per_corner) != samples_per_corner or samples_per_corner < 1:
@@ -173,15 +190,4 @@ def jittered_splits(
         raise GatelabError(
             f"data.samples_per_corner={samples_per_corner} is too few to split {fractions}; use more samples"
         )
-    generator = torch.Generator().manual_seed(seed)
-    points = x.unsqueeze(1) + noise * torch.randn(x.shape[0], samples_per_corner, x.shape[1], generator=generator)
-    labels = y.unsqueeze(1).expand(-1, samples_per_corner, -1)
-    order = torch.stack([torch.randperm(samples_per_corner, generator=generator) for _ in range(x.shape[0])])
-    bounds = {"train": (0, n_train), "val": (n_train, n_train + n_val), "test": (n_train + n_val, samples_per_corner)}
-    splits = {}
-    for name, (lo, hi) in bounds.items():
-        index = order[:, lo:hi]
-        picked_x = torch.gather(points, 1, index.unsqueeze(-1).expand(-1, -1, x.shape[1]))
-        picked_y = torch.gather(labels, 1, index.unsqueeze(-1))
-        splits[name] = (picked_x.reshape(-1, x.shape[1]), picked_y.reshape(-1, 1))
-    return splits
+    return n_train, n_val

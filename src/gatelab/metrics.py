@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import pickle
 import zipfile
-from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -92,6 +91,16 @@ def summarize(results: dict[tuple[str, str], dict]) -> dict:
         for (model, gate), m in results.items()
     ]
     return {"runs": len(table), "solved": sum(row["accuracy"] == 1.0 for row in table), "table": table}
+
+
+def read_json(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise GatelabError(f"{path} not found; run 'dvc repro' (or the command that writes it) first")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        raise GatelabError(f"{path} is not valid JSON; rerun the command that writes it") from None
 
 
 def write_json(path: str | Path, data: dict) -> Path:

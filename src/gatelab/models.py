@@ -30,7 +30,25 @@ from gatelab.network import ACTIVATIONS, build_mlp
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
 
 
-class GateMLP(L.LightningModule):
+class ManyStepsPerBatch(L.LightningModule):
+    """Manual optimization that takes up to ``steps_per_batch`` optimizer steps per ``training_step``."""
+
+    steps_per_batch: int
+
+    def count_step(self) -> None:
+        """Tell Lightning a step was taken. It counts the steps of ``LightningOptimizer.step``
+        (for ``global_step``, ``max_steps``, checkpoints); we step without it."""
+        progress = self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
+        progress.increment_ready()
+        progress.increment_completed()
+
+    def steps_to_take(self) -> int:
+        """``steps_per_batch``, or fewer at the end so that ``trainer.max_steps`` is never passed."""
+        max_steps = self.trainer.max_steps
+        return self.steps_per_batch if max_steps < 0 else min(self.steps_per_batch, max_steps - self.global_step)
+
+
+class GateMLP(ManyStepsPerBatch):
     def __init__(
         self,
         hidden: Sequence[int] = (2,),
@@ -78,18 +96,6 @@ class GateMLP(L.LightningModule):
         optimizer.step()
         return loss, y_hat
 
-    def count_step(self) -> None:
-        """Tell Lightning a step was taken. It counts the steps of ``LightningOptimizer.step``
-        (for ``global_step``, ``max_steps``, checkpoints); we step without it."""
-        progress = self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
-        progress.increment_ready()
-        progress.increment_completed()
-
-    def steps_to_take(self) -> int:
-        """``steps_per_batch``, or fewer at the end so that ``trainer.max_steps`` is never passed."""
-        max_steps = self.trainer.max_steps
-        return self.steps_per_batch if max_steps < 0 else min(self.steps_per_batch, max_steps - self.global_step)
-
     def check_finite(self, y_hat: torch.Tensor) -> None:
         """Stop at the first step whose outputs overflowed to NaN (BCE would fail on them, and on a
         GPU with a device-side assert). BCE clamps its logs, so this is how divergence shows."""
@@ -103,19 +109,22 @@ class GateMLP(L.LightningModule):
     def on_train_epoch_end(self) -> None:
         loss, y_hat, y = self._last_step
         # Logged once per epoch of steps_per_epoch steps; EarlyStopping reads train/loss after this hook.
-        self.log("train/loss", loss, prog_bar=True)
-        self.log("train/acc", binary_accuracy(y_hat, y), prog_bar=True)
+        # Under DDP every process logs the mean over processes (sync_dist; free in one process).
+        sync = self.trainer.world_size > 1
+        self.log("train/loss", loss, prog_bar=True, sync_dist=sync)
+        self.log("train/acc", binary_accuracy(y_hat, y), prog_bar=True, sync_dist=sync)
         if self.loggers:  # their x-axis: optimizer steps (Lightning's default counts batches)
-            self.log("step", float(self.global_step))
+            self.log("step", float(self.global_step), sync_dist=sync)
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         """Only noisy datasets have a validation set (see ``GateDataModule``)."""
         x, y = batch
         y_hat = self(x)
-        self.log("val/loss", F.binary_cross_entropy(y_hat, y), prog_bar=True)
-        self.log("val/acc", binary_accuracy(y_hat, y), prog_bar=True)
+        sync = self.trainer.world_size > 1
+        self.log("val/loss", F.binary_cross_entropy(y_hat, y), prog_bar=True, sync_dist=sync)
+        self.log("val/acc", binary_accuracy(y_hat, y), prog_bar=True, sync_dist=sync)
         if self.loggers:
-            self.log("step", float(self.global_step))
+            self.log("step", float(self.global_step), sync_dist=sync)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         if self.optimizer_factory is None:

@@ -82,3 +82,27 @@ def boundary_grid(
         for j, column in enumerate(columns):
             draw_boundary(axes[i][j], *cells[row, column])
     return save_figure(fig, path)
+
+
+def study_png(result: dict, path: str | Path) -> Path:
+    """A seed study in two histograms: when the copies first answer every row right, and the
+    final loss of those that did not solve the gate (ln 2 marked: the plateau)."""
+    import math
+
+    from matplotlib.figure import Figure
+
+    per_seed = result["per_seed"]
+    fig = Figure(figsize=(7, 2.6), dpi=80, layout="constrained")
+    fig.suptitle(f"{result['model']} on {result['gate']}: {result['solved']} of {result['seeds']} seeds solve it", fontsize=11)
+    when, where = fig.subplots(1, 2)
+    reached = [s for s in per_seed["first_correct"] if s >= 0]
+    when.hist(reached, bins=30, range=(0, max(result["steps"], 1)), color="#4c78a8")
+    when.set(title="first step with 100 % accuracy", xlabel="step", ylabel="seeds")
+    failed = [loss for loss, ok in zip(per_seed["final_loss"], per_seed["solved"]) if not ok]
+    where.hist(failed, bins=30, range=(0, 0.8), color="#e45756")
+    where.axvline(math.log(2), color="black", linestyle="--", linewidth=1)
+    where.set(title=f"final loss of the {len(failed)} failures (ln 2 dashed)", xlabel="loss", ylabel="seeds")
+    for ax in (when, where):
+        ax.title.set_fontsize(9)
+        ax.tick_params(labelsize=7)
+    return save_figure(fig, path)

@@ -75,6 +75,33 @@ def activations_section(results: Results, runs: dict[str, str], gate: str) -> li
     return [*lines, ""]
 
 
+def study_section(studies: Results, models: Sequence[str], gates: Sequence[str]) -> list[str]:
+    """``studies[model, gate]``: the seed study's summary (gatelab.study)."""
+    seeds = {s["seeds"] for s in studies.values()}
+    lines = [
+        f"## How often does each model solve each gate? ({'/'.join(map(str, sorted(seeds)))} seeds)",
+        "",
+        "Seeds 0, 1, 2, ... of each model, trained at once (`python src/study.py`). Solved: every row right and",
+        "loss below 0.05 within the budget. In brackets: the median step at which the solved seeds first answer",
+        "every row right.",
+        "",
+        "| model | " + " | ".join(gates) + " |",
+        "|---|" + "---:|" * len(gates),
+    ]
+    for model in models:
+        cells = []
+        for gate in gates:
+            study = studies[model, gate]
+            timing = f" ({study['steps_to_100']['median']})" if study["steps_to_100"] else ""
+            cells.append(f"{100 * study['solve_rate']:.0f} %{timing}")
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for model in models:
+        if (model, "xor") in studies:
+            lines += [f"![{model} on xor, every seed](../plots/study/{model}/xor.png)", ""]
+    return lines
+
+
 def test_section(results: Results) -> list[str]:
     tested = [key for key, m in results.items() if "test" in m]
     if not tested:

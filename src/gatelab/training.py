@@ -16,8 +16,9 @@ from gatelab.files import check_writable
 from gatelab.metrics import score
 
 
-def train(cfg: DictConfig) -> dict:
-    """Train ``cfg.model`` on ``cfg.data``, save it to ``cfg.ckpt_path`` and return a summary."""
+def train(cfg: DictConfig) -> dict | None:
+    """Train ``cfg.model`` on ``cfg.data``, save it to ``cfg.ckpt_path`` and return a summary
+    (``None`` in the other processes of a multi-process run: rank 0 reports)."""
     # Everything a user can get wrong is checked before the ~9 s Lightning import.
     check_config(cfg)
     check_accelerator(cfg.trainer)
@@ -50,6 +51,8 @@ def train(cfg: DictConfig) -> dict:
     # The trained model: weights, hyperparameters and step count. No optimizer or callback state,
     # which would embed absolute paths and make checkpoints differ between clones.
     save_checkpoint(trainer, cfg.ckpt_path, weights_only=True)
+    if not trainer.is_global_zero:
+        return None
 
     with torch.no_grad():
         scores = score(model.cpu()(datamodule.x), datamodule.y)
@@ -67,7 +70,7 @@ def instantiate_callbacks(cfg: DictConfig) -> list:
     """The configured callbacks; ``trainer.enable_progress_bar=false`` also drops a configured bar."""
     from lightning.pytorch.callbacks import ProgressBar
 
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     if not cfg.trainer.get("enable_progress_bar", True):
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     return callbacks
@@ -106,6 +109,7 @@ def quiet_lightning() -> None:
         # Resuming mid-epoch: every batch is the same full batch, and Lightning counts the steps left.
         ".*your dataloader is not resumable.*",
         ".*Total length of `list` across ranks is zero.*",  # no validation set: the exact truth table
+        ".*no `validation_step`. Skipping val loop.*",  # the seed study does not validate
     ):
         warnings.filterwarnings("ignore", message=message)
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda"):

@@ -1,0 +1,143 @@
+"""S copies of one model trained together as one batched model, in Lightning (the seed study).
+
+Copy ``i`` starts from exactly the weights that ``seed=first_seed+i`` gives the single-run model
+(``build_mlp`` right after ``torch.manual_seed``), and all copies train on the same full batch.
+Weights are stacked ``[S, out, in]`` and biases ``[S, 1, out]``: a forward pass is one batched
+matmul per layer for every copy. The loss is the *sum* of the copies' own mean BCEs, so each
+copy's gradient is exactly its own and the copies train independently, as S single runs would
+(``tests/test_study.py`` checks this against single runs). ``manual=True`` trains them with the
+hand-written chain rule of ``gatelab.backprop`` instead of autograd.
+
+Every step records, per copy, the first step at which it answers every row right, and the first
+at which it is *solved*: every row right and loss below ``threshold`` (the single run's
+early-stopping rule). Training stops early once every copy is solved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gatelab.backprop import ACTIVATION_AND_DERIVATIVE, bce, chain_rule, forward_with_cache
+from gatelab.errors import Diverged, GatelabError
+from gatelab.models import ManyStepsPerBatch, OptimizerFactory, check_hidden
+from gatelab.network import build_mlp, linear_layers
+
+NOT_YET = -1
+
+
+def initial_weights(
+    hidden: Sequence[int], activation: str, inputs: int, seeds: Sequence[int]
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Each layer's weights ``[S, out, in]`` and biases ``[S, 1, out]``, copy i as seed ``seeds[i]`` makes them."""
+    nets = []
+    for seed in seeds:
+        torch.manual_seed(seed)  # what L.seed_everything(seed) does to the generator build_mlp draws from
+        nets.append(linear_layers(build_mlp(hidden, activation, in_features=inputs)))
+    weights = [torch.stack([net[k].weight.detach() for net in nets]) for k in range(len(nets[0]))]
+    biases = [torch.stack([net[k].bias.detach() for net in nets]).unsqueeze(1) for k in range(len(nets[0]))]
+    return weights, biases
+
+
+class SeedStudy(ManyStepsPerBatch):
+    def __init__(
+        self,
+        hidden: Sequence[int],
+        activation: str,
+        seeds: Sequence[int],
+        optimizer: OptimizerFactory | None = None,
+        manual_lr: float | None = None,
+        inputs: int = 2,
+        steps_per_batch: int = 50,
+        threshold: float = 0.05,
+    ):
+        super().__init__()
+        self.automatic_optimization = False
+        if (optimizer is None) == (manual_lr is None):
+            raise GatelabError("SeedStudy needs either an optimizer (autograd) or manual_lr (hand-written backprop)")
+        hidden = check_hidden(hidden)
+        weights, biases = initial_weights(hidden, activation, inputs, seeds)
+        self.weights = nn.ParameterList(weights)
+        self.biases = nn.ParameterList(biases)
+        n_layers = len(weights)
+        self.activations = [ACTIVATION_AND_DERIVATIVE[activation]] * (n_layers - 1) + [ACTIVATION_AND_DERIVATIVE["sigmoid"]]
+        self.optimizer_factory, self.manual_lr = optimizer, manual_lr
+        self.steps_per_batch, self.threshold = steps_per_batch, threshold
+        self.copies = len(seeds)
+        self.register_buffer("first_correct", torch.full((self.copies,), NOT_YET))
+        self._last_step: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._row_weight: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Every copy's probabilities, ``[S, rows, 1]``."""
+        return forward_with_cache(list(self.weights), list(self.biases), self.activations, x)[-1]
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, y = batch
+        first_step, targets = self.global_step, y > 0.5
+        optimizer = None if self.manual_lr is not None else self.optimizers().optimizer
+        correct = []
+        for _ in range(self.steps_to_take()):
+            y_hat = self.optimization_step(x, y, optimizer)
+            correct.append(((y_hat > 0.5) == targets).all(dim=1))  # [S, 1]: the state before this update
+            self.count_step()
+        # Once per batch, not per step: a NaN output stays NaN, so no divergence goes unseen.
+        check_finite(y_hat, first_step, self.global_step)
+        self.record_first_correct(torch.cat(correct, dim=1), first_step)
+        self._last_step = (y_hat, y)
+
+    def optimization_step(self, x: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer | None) -> torch.Tensor:
+        """One full-batch step for every copy; returns the outputs it started from."""
+        if optimizer is None:
+            return self.manual_step(x, y)
+        optimizer.zero_grad()
+        y_hat = self(x)
+        # The sum over copies of each copy's mean BCE (weight 1/rows): each copy's gradient is its own.
+        loss = F.binary_cross_entropy(y_hat, y.expand_as(y_hat), weight=self.row_weight(y), reduction="sum")
+        self.manual_backward(loss)
+        optimizer.step()
+        return y_hat.detach()
+
+    def row_weight(self, y: torch.Tensor) -> torch.Tensor:
+        if self._row_weight is None or self._row_weight.shape != y.shape:
+            self._row_weight = torch.full_like(y, 1 / y.numel())
+        return self._row_weight
+
+    @torch.no_grad()
+    def manual_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        weights, biases = list(self.weights), list(self.biases)
+        cache = forward_with_cache(weights, biases, self.activations, x)
+        for w, b, (d_w, d_b) in zip(weights, biases, chain_rule(weights, self.activations, cache, y)):
+            w -= self.manual_lr * d_w
+            b -= self.manual_lr * d_b
+        return cache[-1]
+
+    @torch.no_grad()
+    def record_first_correct(self, correct: torch.Tensor, first_step: int) -> None:
+        """``correct[s, i]``: copy s answered every row right after ``first_step + i`` updates."""
+        ever = correct.any(dim=1) & (self.first_correct == NOT_YET)
+        first = correct.int().argmax(dim=1) + first_step  # argmax: the first True
+        self.first_correct.copy_(torch.where(ever, first, self.first_correct))
+
+    def on_train_epoch_end(self) -> None:
+        y_hat, y = self._last_step
+        solved = ((y_hat > 0.5) == (y > 0.5)).all(dim=1).flatten() & (bce(y_hat, y) < self.threshold)
+        self.log("study/solved", solved.float().mean(), prog_bar=True)
+        if self.loggers:
+            self.log("step", float(self.global_step))
+        if solved.all():  # nothing left to learn about any copy
+            self.trainer.should_stop = True
+
+    def configure_optimizers(self) -> torch.optim.Optimizer | None:
+        return None if self.optimizer_factory is None else self.optimizer_factory(self.parameters())
+
+
+def check_finite(y_hat: torch.Tensor, first_step: int, last_step: int) -> None:
+    if y_hat.isnan().any():
+        raise Diverged(
+            f"the outputs of some copies became NaN between steps {first_step} and {last_step}: "
+            "training diverged; lower optimizer.lr"
+        )

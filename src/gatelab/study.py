@@ -1,0 +1,119 @@
+"""The seed study's recipe: S seeds of one model on one gate as one batched Lightning fit
+(``gatelab.batched``), then what a researcher reports about them:
+
+- the fraction that solve the gate (every row right and loss below the threshold in the budget);
+- when each first answers every row right: median, 10th and 90th percentile, and a histogram;
+- where the failures end: still on the ln 2 plateau, or in a local minimum (final-loss histogram).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from gatelab.config import check_config
+from gatelab.errors import GatelabError
+from gatelab.files import check_writable
+from gatelab.metrics import write_json
+from gatelab.training import check_accelerator, instantiate_callbacks, quiet_lightning
+
+LN2 = math.log(2)
+PLATEAU = 0.01  # a failure whose final loss is within this of ln 2 is still on the plateau
+
+
+def run_study(cfg: DictConfig) -> dict:
+    """Train ``cfg.study.seeds`` copies of ``cfg.model`` on ``cfg.data``, write and return the summary."""
+    check_config(cfg)
+    check_accelerator(cfg.trainer)
+    study = cfg.study
+    if not isinstance(study.seeds, int) or study.seeds < 1:
+        raise GatelabError(f"study.seeds must be a positive integer, got {study.seeds!r}")
+    if not isinstance(study.first_seed, int) or not 0 <= study.first_seed <= 2**32 - study.seeds:
+        raise GatelabError(f"study.first_seed must be an integer from 0 to 2**32 - study.seeds, got {study.first_seed!r}")
+    out_json = Path(study.dir) / cfg.name / f"{cfg.data.gate}.json"
+    out_png = Path(study.plots_dir) / cfg.name / f"{cfg.data.gate}.png"
+    for folder in (out_json.parent, out_png.parent):
+        check_writable(folder)
+    manual = cfg.model._target_.endswith("ManualBackpropMLP")
+    if manual and cfg.model.optimizer != "sgd":
+        raise GatelabError(f"model=manual implements plain SGD by hand; use optimizer=sgd, not optimizer={cfg.model.optimizer}")
+
+    from gatelab.batched import SeedStudy
+
+    quiet_lightning()
+    torch.set_num_threads(cfg.torch_threads)
+    datamodule = instantiate(cfg.data)
+    seeds = range(study.first_seed, study.first_seed + study.seeds)
+    model = SeedStudy(
+        cfg.model.hidden, cfg.model.activation, seeds,
+        optimizer=None if manual else instantiate(cfg.optimizer), manual_lr=cfg.optimizer.lr if manual else None,
+        inputs=datamodule.inputs, steps_per_batch=cfg.steps_per_batch, threshold=study.threshold,
+    )  # fmt: skip
+    callbacks = instantiate_callbacks(cfg)
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=False, enable_checkpointing=False)
+    trainer.fit(model, datamodule=datamodule)
+
+    x, y = datamodule.train_set
+    with torch.no_grad():
+        model.cpu()
+        y_hat = model(x)
+        from gatelab.backprop import bce
+
+        final_loss = bce(y_hat, y)
+        final_correct = ((y_hat > 0.5) == (y > 0.5)).all(dim=1).flatten()
+    result = summarize_study(
+        name=cfg.name, gate=cfg.data.gate, seeds=seeds, steps=trainer.global_step, threshold=study.threshold,
+        first_correct=model.first_correct.cpu(), final_loss=final_loss, final_correct=final_correct,
+    )  # fmt: skip
+    write_json(out_json, result)
+    from gatelab.plots import study_png
+
+    study_png(result, out_png)
+    return {**result, "json": str(out_json), "png": str(out_png)}
+
+
+def quantiles(values: torch.Tensor) -> dict | None:
+    if not len(values):
+        return None
+    q = torch.quantile(values.double(), torch.tensor([0.1, 0.5, 0.9], dtype=torch.double), interpolation="lower")
+    return {"p10": int(q[0]), "median": int(q[1]), "p90": int(q[2])}
+
+
+def summarize_study(
+    name: str, gate: str, seeds: range, steps: int, threshold: float,
+    first_correct: torch.Tensor, final_loss: torch.Tensor, final_correct: torch.Tensor,
+) -> dict:  # fmt: skip
+    solved = final_correct & (final_loss < threshold)
+    failed_loss = final_loss[~solved]
+    on_plateau = (failed_loss - LN2).abs() < PLATEAU
+    reached = first_correct[first_correct >= 0]
+    return {
+        "model": name,
+        "gate": gate,
+        "seeds": len(seeds),
+        "first_seed": seeds.start,
+        "steps": steps,  # trained: the budget, or fewer when every copy was solved earlier
+        "solved": int(solved.sum()),
+        "solve_rate": round(solved.float().mean().item(), 6),
+        "steps_to_100": quantiles(reached),  # over the copies that ever answered every row right
+        "failures": {"plateau": int(on_plateau.sum()), "local_minimum": int((~on_plateau).sum())},
+        "per_seed": {
+            "first_correct": first_correct.tolist(),  # -1: never
+            "final_loss": [round(v, 6) for v in final_loss.tolist()],
+            "solved": solved.tolist(),
+        },
+    }
+
+
+def format_study(result: dict) -> str:
+    steps = result["steps_to_100"]
+    timing = f", 100 % accuracy after {steps['median']} steps (median; p10 {steps['p10']}, p90 {steps['p90']})" if steps else ""
+    failures = result["failures"]
+    return (
+        f"{result['model']} on {result['gate']}: {result['solved']}/{result['seeds']} seeds solve it{timing}; "
+        f"failures: {failures['plateau']} on the ln 2 plateau, {failures['local_minimum']} elsewhere -> {result['json']}"
+    )

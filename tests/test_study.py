@@ -1,0 +1,127 @@
+"""The seed study: S copies trained as one batched model behave exactly like S single runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from conftest import run_cli
+from gatelab.batched import SeedStudy, initial_weights
+from gatelab.gates import truth_table
+
+SEEDS = [0, 1, 2, 777]
+
+
+@pytest.mark.parametrize("model", ["perceptron", "mlp2", "mlp4", "manual", "deep"])
+def test_each_copy_starts_from_the_weights_its_seed_gives_a_single_run(make_cfg, model):
+    import lightning as L
+    from hydra.utils import instantiate
+
+    cfg = make_cfg(f"model={model}")
+    weights, biases = initial_weights(cfg.model.hidden, cfg.model.activation, inputs=2, seeds=SEEDS)
+    for i, seed in enumerate(SEEDS):
+        L.seed_everything(seed, verbose=False)  # exactly what a single run does before building
+        single = instantiate(cfg.model, inputs=2)
+        layers = [m for m in single.net if isinstance(m, torch.nn.Linear)]
+        for k, layer in enumerate(layers):
+            assert torch.equal(weights[k][i], layer.weight) and torch.equal(biases[k][i, 0], layer.bias)
+
+
+def plain_run(x, y, hidden, seed, steps, lr=1.0):
+    """One seed in the lab's plain loop: final weights, final loss, first step with every row right."""
+    from gatelab.reference import train_plain
+
+    net, _ = train_plain(x, y, hidden, seed=seed, steps=0, lr=lr)
+    optimizer = torch.optim.SGD(net.parameters(), lr=lr)
+    first_correct = -1
+    for step in range(steps):
+        optimizer.zero_grad()
+        y_hat = net(x)
+        if first_correct < 0 and bool(((y_hat > 0.5) == (y > 0.5)).all()):
+            first_correct = step
+        torch.nn.functional.binary_cross_entropy(y_hat, y).backward()
+        optimizer.step()
+    with torch.no_grad():
+        return net, torch.nn.functional.binary_cross_entropy(net(x), y).item(), first_correct
+
+
+@pytest.mark.parametrize("hidden, manual", [([], False), ([2], False), ([10, 10, 10], False), ([2], True)])
+def test_batched_training_follows_each_seeds_single_run(hidden, manual):
+    """perceptron, mlp2, mlp4 and manual: weights to 1e-6 after 600 steps, the same first step at
+    100 % accuracy, for every seed."""
+    import lightning as L
+    from torch.utils.data import DataLoader
+
+    from gatelab.data import RepeatedFullBatch
+
+    torch.set_num_threads(1)
+    x, y = truth_table("xor")
+    optimizer = None if manual else (lambda params: torch.optim.SGD(params, lr=1.0))
+    study = SeedStudy(hidden, "sigmoid", SEEDS, optimizer=optimizer, manual_lr=1.0 if manual else None, threshold=0.0)
+    trainer = L.Trainer(
+        max_steps=600, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, deterministic=True,
+    )  # fmt: skip
+    trainer.fit(study, DataLoader(RepeatedFullBatch(x, y, 2), batch_size=None))
+    for i, seed in enumerate(SEEDS):
+        net, _, first_correct = plain_run(x, y, hidden, seed, steps=600)
+        layers = [m for m in net if isinstance(m, torch.nn.Linear)]
+        for k, layer in enumerate(layers):
+            assert torch.allclose(study.weights[k][i], layer.weight, atol=1e-6, rtol=0), (seed, k)
+            assert torch.allclose(study.biases[k][i, 0], layer.bias, atol=1e-6, rtol=0), (seed, k)
+        assert study.first_correct[i] == first_correct, seed
+
+
+def test_the_study_command_reports_solve_rate_steps_and_failures(tmp_path, data_dir):
+    out = run_cli(
+        "src/study.py", "model=mlp2", "data=xor", "study.seeds=40", "trainer.max_steps=3000",
+        f"paths.data_dir={data_dir}", f"study.dir={tmp_path}/study", f"paths.plots_dir={tmp_path}/plots",
+        "trainer.enable_progress_bar=false",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    result = json.loads((tmp_path / "study/mlp2/xor.json").read_text())
+    per_seed = result["per_seed"]
+    assert result["seeds"] == len(per_seed["final_loss"]) == 40 and result["first_seed"] == 0
+    assert result["solved"] == sum(per_seed["solved"]) and result["solve_rate"] == result["solved"] / 40
+    assert 0 < result["solved"] < 40  # with the lab's settings some seeds of mlp2 miss XOR
+    failures = [loss for loss, ok in zip(per_seed["final_loss"], per_seed["solved"]) if not ok]
+    assert result["failures"]["plateau"] + result["failures"]["local_minimum"] == len(failures)
+    reached = sorted(s for s in per_seed["first_correct"] if s >= 0)
+    assert result["steps_to_100"]["median"] in reached and result["steps_to_100"]["p10"] <= result["steps_to_100"]["p90"]
+    for loss, ok in zip(per_seed["final_loss"], per_seed["solved"]):
+        assert ok == (loss < 0.05)  # 4 rows: below 0.05 every row is right
+    assert f"mlp2 on xor: {result['solved']}/40 seeds solve it" in out.stdout
+    from PIL import Image
+
+    assert Image.open(tmp_path / "plots/study/mlp2/xor.png").size == (560, 208)
+
+
+def test_a_study_gives_single_runs_results_for_the_same_seeds(tmp_path, data_dir, make_cfg):
+    """Through both commands: the study's per-seed final loss equals each seed's single run."""
+    from gatelab.training import train
+
+    out = run_cli(
+        "src/study.py", "model=manual", "data=xnor", "study.seeds=3", "study.first_seed=776",
+        "trainer.max_steps=400", f"paths.data_dir={data_dir}", f"study.dir={tmp_path}/study",
+        f"paths.plots_dir={tmp_path}/plots", "trainer.enable_progress_bar=false",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    per_seed = json.loads((tmp_path / "study/manual/xnor.json").read_text())["per_seed"]
+    for i, seed in enumerate([776, 777, 778]):
+        single = train(make_cfg("model=manual", "data=xnor", f"seed={seed}", "callbacks=none", "trainer.max_steps=400"))
+        assert per_seed["final_loss"][i] == pytest.approx(single["loss"], abs=2e-6), seed
+
+
+@pytest.mark.parametrize(
+    "override, fragment",
+    [
+        ("study.seeds=0", "study.seeds must be a positive integer"),
+        ("model=manual optimizer=adam", "use optimizer=sgd"),
+        ("study.seedz=3", "'study.seedz' is not a setting"),
+    ],
+)
+def test_bad_study_settings_are_one_line(tmp_path, data_dir, override, fragment):
+    out = run_cli("src/study.py", *override.split(), f"paths.data_dir={data_dir}", f"study.dir={tmp_path}")
+    assert out.returncode == 2 and fragment in out.stderr and len(out.stderr.strip().splitlines()) == 1
