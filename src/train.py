@@ -17,7 +17,8 @@ def main(cfg: DictConfig) -> dict:
         from gatelab.training import format_summary, train  # imports Lightning: not paid by --help
 
         result = train(cfg)
-    print(format_summary(result))
+    if result is not None:  # one line per run, from rank 0 of a multi-process (DDP) run
+        print(format_summary(result))
     return result
 
 

@@ -102,7 +102,7 @@ def files_under(folder: Path) -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def reproduced(clone: Path) -> Path:
-    for generated in ("metrics", "reports", "dvc.lock"):
+    for generated in ("metrics", "reports", "plots", "dvclive", "study", "dvc.lock"):
         path = clone / generated
         shutil.rmtree(path) if path.is_dir() else path.unlink()
     run(clone, "dvc", "repro")
@@ -110,7 +110,8 @@ def reproduced(clone: Path) -> Path:
 
 
 def test_cold_repro_reproduces_the_committed_results_byte_for_byte(reproduced: Path):
-    assert files_under(reproduced / "metrics") == files_under(ROOT / "metrics")
+    for generated in ("metrics", "plots", "dvclive", "study"):  # numbers, pictures, curves, seed study
+        assert files_under(reproduced / generated) == files_under(ROOT / generated), generated
     assert (reproduced / "reports/summary.md").read_bytes() == (ROOT / "reports/summary.md").read_bytes()
     # Same inputs, same outputs: every dependency and output hash in dvc.lock matches, checkpoints included.
     assert (reproduced / "dvc.lock").read_text() == (ROOT / "dvc.lock").read_text()
@@ -145,17 +146,48 @@ def test_edits_rerun_only_what_they_touch(reproduced: Path):
     assert stages_out_of_date(reproduced) == set()
 
 
-def test_experiment_and_metrics_diff(reproduced: Path):
-    git(reproduced, "add", "-A")
-    git(reproduced, "commit", "--allow-empty", "-qm", "reproduced")  # empty when byte-identical
+def commit_all(repo: Path, message: str) -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "--allow-empty", "-qm", message)  # empty when byte-identical
 
-    run(reproduced, "dvc", "exp", "run", "-S", "conf/optimizer/sgd.yaml:lr=0.5")
-    shown = run(reproduced, "dvc", "exp", "show", "--json").stdout
-    assert '"lr": 0.5' in shown.replace(" ", "").replace('"lr":0.5', '"lr": 0.5')
+
+def test_experiment_and_metrics_diff(reproduced: Path):
+    commit_all(reproduced, "reproduced")
+    run(reproduced, "dvc", "exp", "run", "-S", "seed_study.seeds=20")  # reruns only the study and the report
+    shown = json.loads(run(reproduced, "dvc", "exp", "show", "--json").stdout)
+    assert 20 in values_of(shown, "seeds")
 
     diff = json.loads(run(reproduced, "dvc", "metrics", "diff", "--json").stdout)
     changed = {path for path, metrics in diff.items() for m in metrics.values() if m.get("diff")}
-    assert "metrics/mlp2/xor.json" in changed  # half the learning rate: a different trajectory
+    assert "study/mlp2/xor.json" in changed  # 20 seeds instead of 100: another solve rate
+    assert not any(path.startswith("metrics/") for path in changed)  # no training was rerun
+
+
+def values_of(tree, key: str) -> list:
+    """Every value stored under ``key`` anywhere in a JSON tree (dvc exp show's is deeply nested)."""
+    if isinstance(tree, dict):
+        return [v for k, v in tree.items() if k == key] + [x for v in tree.values() for x in values_of(v, key)]
+    if isinstance(tree, list):
+        return [x for v in tree for x in values_of(v, key)]
+    return []
+
+
+def test_queued_experiments_run_in_parallel_and_compare_in_exp_show(reproduced: Path):
+    commit_all(reproduced, "baseline for the queue")
+    for seeds in (10, 30):
+        run(reproduced, "dvc", "exp", "run", "--queue", "-n", f"seeds{seeds}", "-S", f"seed_study.seeds={seeds}")
+    run(reproduced, "dvc", "queue", "start", "-j", "2")
+    deadline = time.time() + 900
+    while time.time() < deadline:
+        status = run(reproduced, "dvc", "queue", "status").stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(5)
+    assert status.count("Success") == 2, status
+    shown = json.loads(run(reproduced, "dvc", "exp", "show", "--json").stdout)
+    names = set(values_of(shown, "name"))
+    assert {"seeds10", "seeds30"} <= names
+    assert {10, 30} <= set(values_of(shown, "seeds"))
 
 
 def test_repro_after_a_crash_completes_with_identical_results(tmp_path):

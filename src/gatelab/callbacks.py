@@ -11,7 +11,13 @@ from gatelab.files import atomic_write
 
 
 def save_checkpoint(trainer: L.Trainer, path: str | Path, weights_only: bool) -> Path:
-    """``trainer.save_checkpoint``, written atomically beside its destination."""
+    """``trainer.save_checkpoint``, written atomically beside its destination.
+
+    Every process of a multi-process run (DDP) must call ``trainer.save_checkpoint`` (it ends in a
+    barrier), but only global rank 0 writes, so only rank 0 may rename a file into place."""
+    if not trainer.is_global_zero:
+        trainer.save_checkpoint(path, weights_only=weights_only)  # writes nothing on this rank
+        return Path(path)
     return atomic_write(path, lambda tmp: trainer.save_checkpoint(tmp, weights_only=weights_only))
 
 
