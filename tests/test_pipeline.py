@@ -140,7 +140,7 @@ def test_edits_rerun_only_what_they_touch(reproduced: Path):
         assert stages_out_of_date(reproduced) == set()
 
         mlp4.write_text(original.replace("hidden: [10, 10, 10]", "hidden: [10, 10]"))
-        assert stages_out_of_date(reproduced) == {"train@mlp4"}
+        assert stages_out_of_date(reproduced) == {"train@mlp4", "study"}  # the study trains mlp4 too
     finally:
         mlp4.write_text(original)
     assert stages_out_of_date(reproduced) == set()
@@ -161,6 +161,11 @@ def test_experiment_and_metrics_diff(reproduced: Path):
     changed = {path for path, metrics in diff.items() for m in metrics.values() if m.get("diff")}
     assert "study/mlp2/xor.json" in changed  # 20 seeds instead of 100: another solve rate
     assert not any(path.startswith("metrics/") for path in changed)  # no training was rerun
+
+    plots = json.loads(run(reproduced, "dvc", "plots", "diff", "HEAD", "--json").stdout)["data"]
+    curves = plots["xor-loss"][0]["content"]["data"]["values"]
+    assert {point["rev"] for point in curves} == {"workspace", "HEAD"}  # both commits' curves, one chart
+    assert {image["revisions"][0] for image in plots["plots/study/mlp2/xor.png"]} == {"workspace", "HEAD"}
 
 
 def values_of(tree, key: str) -> list:

@@ -5,12 +5,12 @@ Copy ``i`` starts from exactly the weights that ``seed=first_seed+i`` gives the 
 Weights are stacked ``[S, out, in]`` and biases ``[S, 1, out]``: a forward pass is one batched
 matmul per layer for every copy. The loss is the *sum* of the copies' own mean BCEs, so each
 copy's gradient is exactly its own and the copies train independently, as S single runs would
-(``tests/test_study.py`` checks this against single runs). ``manual=True`` trains them with the
-hand-written chain rule of ``gatelab.backprop`` instead of autograd.
+(``tests/test_study.py`` checks this against single runs). Given ``manual_lr`` instead of an
+optimizer, they train by the hand-written chain rule of ``gatelab.backprop`` instead of autograd.
 
-Every step records, per copy, the first step at which it answers every row right, and the first
-at which it is *solved*: every row right and loss below ``threshold`` (the single run's
-early-stopping rule). Training stops early once every copy is solved.
+Every step records, per copy, whether it answers every row right, so the first step at which
+it does is exact. After each epoch, training stops once every copy is *solved*: every row right
+and loss below ``threshold`` (the single run's early-stopping rule).
 """
 
 from __future__ import annotations

@@ -42,6 +42,7 @@ def run_study(cfg: DictConfig) -> dict:
     if manual and cfg.model.optimizer != "sgd":
         raise GatelabError(f"model=manual implements plain SGD by hand; use optimizer=sgd, not optimizer={cfg.model.optimizer}")
 
+    from gatelab.backprop import bce
     from gatelab.batched import SeedStudy
 
     quiet_lightning()
@@ -61,8 +62,6 @@ def run_study(cfg: DictConfig) -> dict:
     with torch.no_grad():
         model.cpu()
         y_hat = model(x)
-        from gatelab.backprop import bce
-
         final_loss = bce(y_hat, y)
         final_correct = ((y_hat > 0.5) == (y > 0.5)).all(dim=1).flatten()
     result = summarize_study(
