@@ -91,7 +91,7 @@ def p2(repeats: int) -> dict:
         write_gate_csv("xor", f"{tmp}/data/xor.csv")
         overrides = [
             f"paths.data_dir={tmp}/data", f"paths.models_dir={tmp}/models", f"paths.checkpoints_dir={tmp}/ckpt",
-            f"paths.dvclive_dir={tmp}/dvclive",
+            f"paths.dvclive_dir={tmp}/dvclive", f"paths.out_dir={tmp}",
             "callbacks.early_stopping.stopping_threshold=null", "callbacks.early_stopping.patience=100000",
             "trainer.enable_progress_bar=false",
         ]  # fmt: skip  (the full 10001 steps, every callback still running)
@@ -125,7 +125,7 @@ def s1(repeats: int, seeds: int = 1000) -> dict:
         write_gate_csv("xor", f"{tmp}/data/xor.csv")
         overrides = [
             "model=mlp2", "data=xor", f"study.seeds={seeds}", f"paths.data_dir={tmp}/data",
-            f"study.dir={tmp}/study", f"paths.plots_dir={tmp}/plots", "trainer.enable_progress_bar=false",
+            f"paths.out_dir={tmp}", "trainer.enable_progress_bar=false",
         ]  # fmt: skip
         with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
             cfg = compose("study", overrides=overrides, return_hydra_config=True)

@@ -6,10 +6,13 @@
   plots/lesson.png, plots/sixteen.png, plots/activations.png   the grids
   reports/summary.md              all of it (and the seed study's table), for people
 
-One process for all checkpoints; Lightning is not imported.
+The pipeline's `evaluate` stage writes them there (--out-dir .); by hand they go to a folder of
+their own, runs/<date>/<time>_evaluate/, like every run made by hand. One process for all
+checkpoints; Lightning is not imported.
 """
 
 import argparse
+import time
 
 from gatelab.errors import exit_on_user_error
 
@@ -23,10 +26,16 @@ def parse_args():
     parser.add_argument("--study-dir", help="the seed study's results (study/<model>/<gate>.json), for the report")
     parser.add_argument("--data-dir", default="data")
     parser.add_argument("--models-dir", default="models")
-    parser.add_argument("--metrics-dir", default="metrics")
-    parser.add_argument("--plots-dir", default="plots")
-    parser.add_argument("--report", default="reports/summary.md")
-    return parser.parse_args()
+    parser.add_argument("--out-dir", default=time.strftime("runs/%Y-%m-%d/%H-%M-%S_evaluate"),
+                        help="where metrics/, plots/ and reports/summary.md go (default: %(default)s; the pipeline's: .)")  # fmt: skip
+    parser.add_argument("--metrics-dir", help="default: <out-dir>/metrics")
+    parser.add_argument("--plots-dir", help="default: <out-dir>/plots")
+    parser.add_argument("--report", help="default: <out-dir>/reports/summary.md")
+    args = parser.parse_args()
+    args.metrics_dir = args.metrics_dir or f"{args.out_dir}/metrics"
+    args.plots_dir = args.plots_dir or f"{args.out_dir}/plots"
+    args.report = args.report or f"{args.out_dir}/reports/summary.md"
+    return args
 
 
 def split(names: str | None) -> list[str]:
@@ -44,12 +53,14 @@ def main() -> None:
         from gatelab.files import atomic_write_text
         from gatelab.gates import read_gate_csv
         from gatelab.metrics import evaluate_checkpoint, read_json, summarize, write_json
+        from gatelab.report import settings_of
 
         tables = {gate: read_gate_csv(f"{args.data_dir}/{gate}.csv") for gate in {g for _, g in runs}}
-        results, cells = {}, {}
+        results, settings, cells = {}, {}, {}
         for run, gate in runs:  # everything is checked and scored before anything is written
             x, y = tables[gate]
-            results[run, gate], net = evaluate_checkpoint(f"{args.models_dir}/{run}/{gate}.ckpt", x, y)
+            results[run, gate], net, config = evaluate_checkpoint(f"{args.models_dir}/{run}/{gate}.ckpt", x, y)
+            settings[run, gate] = settings_of(config, inputs=x.shape[1])
             if x.shape[1] == 2:
                 accuracy = results[run, gate]["accuracy"]
                 cells[run, gate] = (plots.probability_map(net), x, y, f"{run} · {gate} · acc {accuracy:.2f}")
@@ -59,12 +70,13 @@ def main() -> None:
         grid = {key: results[key] for key in runs if key[0] in args.models}
         summary = summarize(grid)
         if codes:
-            summary["sixteen"] = {"runs": len(codes), "solved": sum(results["sixteen", c]["accuracy"] == 1 for c in codes)}
+            summary["sixteen"] = {"runs": len(codes), "solved": sum(results["sixteen", c]["solved"] for c in codes)}
         write_json(f"{args.metrics_dir}/summary.json", summary)
 
         for (run, gate), cell in cells.items():
             plots.boundary_png(*cell, f"{args.plots_dir}/boundaries/{run}/{gate}.png")
-        sections = [report.grid_section(results, args.models, gates)]
+        described = {key: {**metrics, "settings": settings[key]} for key, metrics in results.items()}
+        sections = [report.grid_section(described, args.models, gates)]
         if all((model, gate) in cells for model, gate in grid):  # two-input gates only
             plots.boundary_grid(cells, args.models, gates, "Decision boundaries: models (rows) x gates (columns)",
                                 f"{args.plots_dir}/lesson.png")  # fmt: skip
@@ -73,18 +85,19 @@ def main() -> None:
             sixteen = {(str(i), str(j)): cells["sixteen", code] for i, row in enumerate(fours) for j, code in enumerate(row)}
             plots.boundary_grid(sixteen, [str(i) for i in range(len(fours))], [str(j) for j in range(len(fours[0]))],
                                 "The perceptron on every function of two inputs", f"{args.plots_dir}/sixteen.png")  # fmt: skip
-            sections.append(report.sixteen_section(results, "sixteen", codes))
+            sections.append(report.sixteen_section(described, "sixteen", codes))
         if deep_runs:
             deep = {("deep", activation): cells[run, "xor"] for activation, run in deep_runs.items()}
-            plots.boundary_grid(deep, ["deep"], list(deep_runs), "2-64-32-16-1 on XOR, 1000 steps, by hidden activation",
-                                f"{args.plots_dir}/activations.png")  # fmt: skip
-            sections.append(report.activations_section(results, deep_runs, "xor"))
+            net = settings[next(iter(deep_runs.values())), "xor"]
+            title = f"{net['architecture']} on XOR, at most {net['max_steps']} steps, by hidden activation"
+            plots.boundary_grid(deep, ["deep"], list(deep_runs), title, f"{args.plots_dir}/activations.png")
+            sections.append(report.activations_section(described, deep_runs, "xor"))
         if args.study_dir:
             studies = {(m, g): read_json(f"{args.study_dir}/{m}/{g}.json") for m in args.models for g in gates}
             sections.append(report.study_section(studies, args.models, gates))
-        sections.append(report.test_section(results))
+        sections.append(report.test_section(described))
         atomic_write_text(args.report, report.markdown_report(sections))
-    print(f"{summary['solved']}/{summary['runs']} runs reach 100 % accuracy; report in {args.report}")
+    print(f"{summary['solved']}/{summary['runs']} runs solve their gate; report in {args.report}")
 
 
 if __name__ == "__main__":

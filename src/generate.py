@@ -1,6 +1,8 @@
-"""Write truth tables to ``data/<name>.csv`` (pure Python: no torch, no Lightning).
+"""Write truth tables to ``<out>/<name>.csv`` (pure Python: no torch, no Lightning).
 
-By default: the six gates, all 16 two-input functions (f0000..f1111) and parity3, parity4.
+By default: the six gates, all 16 two-input functions (f0000..f1111) and parity3, parity4. The
+pipeline's `generate` stage writes them to data/ (--out data); by hand they go to runs/data/, so
+that data/ stays exactly what the pipeline made. Train on them with paths.data_dir=runs/data.
 """
 
 import argparse
@@ -12,7 +14,7 @@ DEFAULT = ["and", "or", "nand", "nor", "xor", "xnor", *(f"f{i:04b}" for i in ran
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="data", help="output folder (default: %(default)s)")
+    parser.add_argument("--out", default="runs/data", help="output folder (default: %(default)s; the pipeline's is data)")
     parser.add_argument("gates", nargs="*", default=DEFAULT, help="names to write, e.g. xor f1011 parity5")
     args = parser.parse_args()
     with exit_on_user_error():

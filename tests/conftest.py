@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gatelab  # noqa: F401  first: pins the CPU kernels before any test runs torch (gatelab/kernels.py)
+
+import itertools
 import os
 import subprocess
 import sys
@@ -32,6 +35,7 @@ def make_cfg(tmp_path: Path, data_dir: Path):
     def _make(*overrides: str):
         base = [
             f"paths.data_dir={data_dir}",
+            f"paths.out_dir={tmp_path / 'run'}",
             f"paths.models_dir={tmp_path / 'models'}",
             f"paths.logs_dir={tmp_path / 'logs'}",
             f"paths.dvclive_dir={tmp_path / 'dvclive'}",
@@ -47,26 +51,30 @@ def make_cfg(tmp_path: Path, data_dir: Path):
 
 TEST_OUTPUTS = Path(tempfile.mkdtemp(prefix="gatelab-test-outputs-"))
 
-# Outputs a command writes unless told otherwise, sent to a temporary folder: a test never writes
-# into the repository's committed dvclive/, plots/ or study/ (unless it chooses the folder itself).
+# A run by hand writes into its own folder under runs/ (conf/paths/run.yaml); in tests that folder
+# is a temporary one, unless the test chooses it. (Nothing a test runs writes into the repository.)
+RUN_NUMBER = itertools.count()
 DEFAULT_OUTPUTS = {
-    "src/train.py": {"paths.dvclive_dir=": f"{TEST_OUTPUTS}/dvclive"},
-    "src/study.py": {"paths.plots_dir=": f"{TEST_OUTPUTS}/plots", "study.dir=": f"{TEST_OUTPUTS}/study"},
-    "src/evaluate.py": {"--plots-dir": f"{TEST_OUTPUTS}/plots"},
+    "src/train.py": ("hydra.run.dir=", "hydra.sweep.dir="),
+    "src/study.py": ("hydra.run.dir=", "hydra.sweep.dir="),
+    "src/evaluate.py": ("--out-dir",),
 }
 
 
 def cli_args(args: tuple[str, ...]) -> list[str]:
     args = list(args)
-    for option, folder in DEFAULT_OUTPUTS.get(args[0] if args else "", {}).items():
+    for option in DEFAULT_OUTPUTS.get(args[0] if args else "", ()):
         if not any(a.startswith(option) for a in args):
+            folder = f"{TEST_OUTPUTS}/{next(RUN_NUMBER)}"
             args += [option + folder] if option.endswith("=") else [option, folder]
     return args
 
 
 def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run a command-line entry point as a user would, capturing its output."""
+    """Run a command-line entry point as a user would, capturing its output. ``env`` adds to this
+    process's environment; a value of None removes that variable."""
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    full_env = {name: value for name, value in full_env.items() if value is not None}
     return subprocess.run(
         [sys.executable, *cli_args(args)], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
     )

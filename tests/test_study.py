@@ -77,8 +77,7 @@ def test_batched_training_follows_each_seeds_single_run(hidden, manual):
 def test_the_study_command_reports_solve_rate_steps_and_failures(tmp_path, data_dir):
     out = run_cli(
         "src/study.py", "model=mlp2", "data=xor", "study.seeds=40", "trainer.max_steps=3000",
-        f"paths.data_dir={data_dir}", f"study.dir={tmp_path}/study", f"paths.plots_dir={tmp_path}/plots",
-        "trainer.enable_progress_bar=false",
+        f"paths.data_dir={data_dir}", f"paths.out_dir={tmp_path}", "trainer.enable_progress_bar=false",
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     result = json.loads((tmp_path / "study/mlp2/xor.json").read_text())
@@ -104,8 +103,8 @@ def test_a_study_gives_single_runs_results_for_the_same_seeds(tmp_path, data_dir
 
     out = run_cli(
         "src/study.py", "model=manual", "data=xnor", "study.seeds=3", "study.first_seed=776",
-        "trainer.max_steps=400", f"paths.data_dir={data_dir}", f"study.dir={tmp_path}/study",
-        f"paths.plots_dir={tmp_path}/plots", "trainer.enable_progress_bar=false",
+        "trainer.max_steps=400", f"paths.data_dir={data_dir}", f"paths.out_dir={tmp_path}",
+        "trainer.enable_progress_bar=false",
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     per_seed = json.loads((tmp_path / "study/manual/xnor.json").read_text())["per_seed"]
@@ -123,5 +122,5 @@ def test_a_study_gives_single_runs_results_for_the_same_seeds(tmp_path, data_dir
     ],
 )
 def test_bad_study_settings_are_one_line(tmp_path, data_dir, override, fragment):
-    out = run_cli("src/study.py", *override.split(), f"paths.data_dir={data_dir}", f"study.dir={tmp_path}")
+    out = run_cli("src/study.py", *override.split(), f"paths.data_dir={data_dir}", f"paths.out_dir={tmp_path}")
     assert out.returncode == 2 and fragment in out.stderr and len(out.stderr.strip().splitlines()) == 1

@@ -58,20 +58,29 @@ def score(probs: torch.Tensor, y: torch.Tensor) -> dict:
     (tn, fp), (fn, tp) = binary_confusion_matrix(p, target).tolist()
     return {
         "accuracy": binary_accuracy(p, target).item(),
-        "f1": binary_f1_score(p, target).item(),
+        # F1 ranks nothing when no row is 1 and none is answered 1 (f0000 learned): undefined, not 0.
+        "f1": binary_f1_score(p, target).item() if tp + fp + fn else None,
         # AUROC ranks the 1s against the 0s: undefined for a constant function (f0000, f1111).
         "auroc": binary_auroc(p, target).item() if 0 < target.sum() < len(target) else None,
         "loss": F.binary_cross_entropy(probs, y).item(),
         "confusion_matrix": {"tn": tn, "fp": fp, "fn": fn, "tp": tp},
+        # How far the answer closest to committing is from 0.5: near 0 means "0.5 everywhere".
+        "max_margin": (p - 0.5).abs().max().item(),
     }
 
 
-def evaluate_checkpoint(ckpt_path: str | Path, x: torch.Tensor, y: torch.Tensor) -> tuple[dict, torch.nn.Sequential]:
+def evaluate_checkpoint(ckpt_path: str | Path, x: torch.Tensor, y: torch.Tensor) -> tuple[dict, torch.nn.Sequential, dict]:
     """Metrics on the truth table ``(x, y)``; for a run trained on noisy data also on its test set
-    (rebuilt from the data settings the checkpoint recorded). Returns them and the network."""
+    (rebuilt from the data settings the checkpoint recorded). Returns them, the network and the
+    run's resolved config (as the checkpoint recorded it)."""
     net, ckpt = load_network(ckpt_path)
+    config = ckpt.get("config")
+    if not isinstance(config, dict):
+        raise GatelabError(f"{ckpt_path} does not record the config it was trained with; retrain it with src/train.py")
     with torch.no_grad():
         metrics = {**score(net(x), y), "steps": ckpt["global_step"]}
+        # Solved, as training and the seed study define it (conf/config.yaml: solved_below).
+        metrics["solved"] = metrics["accuracy"] == 1.0 and metrics["loss"] < config["solved_below"]
         data = ckpt.get("datamodule_hyper_parameters") or {}
         if data.get("noise", 0) > 0 or data.get("samples_per_corner", 1) > 1:
             from gatelab.gates import jittered_splits
@@ -81,7 +90,7 @@ def evaluate_checkpoint(ckpt_path: str | Path, x: torch.Tensor, y: torch.Tensor)
             )["test"]
             if len(test_x):
                 metrics["test"] = score(net(test_x), test_y)
-    return metrics, net
+    return metrics, net, config
 
 
 def summarize(results: dict[tuple[str, str], dict]) -> dict:
@@ -90,7 +99,7 @@ def summarize(results: dict[tuple[str, str], dict]) -> dict:
         {"model": model, "gate": gate, **{k: m[k] for k in ("accuracy", "f1", "auroc", "loss", "steps")}}
         for (model, gate), m in results.items()
     ]
-    return {"runs": len(table), "solved": sum(row["accuracy"] == 1.0 for row in table), "table": table}
+    return {"runs": len(table), "solved": sum(m["solved"] for m in results.values()), "table": table}
 
 
 def read_json(path: str | Path) -> dict:

@@ -49,6 +49,9 @@ class ManyStepsPerBatch(L.LightningModule):
 
 
 class GateMLP(ManyStepsPerBatch):
+    #: The run's resolved config (gatelab.training sets it); every checkpoint records it as "config".
+    run_config: dict | None = None
+
     def __init__(
         self,
         hidden: Sequence[int] = (2,),
@@ -125,6 +128,10 @@ class GateMLP(ManyStepsPerBatch):
         self.log("val/acc", binary_accuracy(y_hat, y), prog_bar=True, sync_dist=sync)
         if self.loggers:
             self.log("step", float(self.global_step), sync_dist=sync)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        if self.run_config is not None:
+            checkpoint["config"] = self.run_config  # plain values: loads with weights_only=True
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         if self.optimizer_factory is None:

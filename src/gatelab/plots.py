@@ -95,9 +95,9 @@ def study_png(result: dict, path: str | Path) -> Path:
     fig = Figure(figsize=(7, 2.6), dpi=80, layout="constrained")
     fig.suptitle(f"{result['model']} on {result['gate']}: {result['solved']} of {result['seeds']} seeds solve it", fontsize=11)
     when, where = fig.subplots(1, 2)
-    reached = [s for s in per_seed["first_correct"] if s >= 0]
+    reached = [step for step, ok in zip(per_seed["first_correct"], per_seed["solved"]) if ok]
     when.hist(reached, bins=30, range=(0, max(result["steps"], 1)), color="#4c78a8")
-    when.set(title="first step with 100 % accuracy", xlabel="step", ylabel="seeds")
+    when.set(title="solved seeds: first step with every row right", xlabel="step", ylabel="seeds")
     failed = [loss for loss, ok in zip(per_seed["final_loss"], per_seed["solved"]) if not ok]
     where.hist(failed, bins=30, range=(0, 0.8), color="#e45756")
     where.axvline(math.log(2), color="black", linestyle="--", linewidth=1)

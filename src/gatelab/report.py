@@ -1,47 +1,129 @@
-"""The markdown report that `dvc repro` writes to reports/summary.md (and the README embeds)."""
+"""The markdown report that `dvc repro` writes to reports/summary.md (and the README embeds).
+
+Every setting it names (optimizer, learning rate, seeds, architecture, step budget, the solved
+rule) is read from the configs the runs recorded: checkpoints keep their resolved config, study
+results their settings. Nothing about a run is written here by hand.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Sequence
 
 from gatelab.gates import FUNCTIONS
 
 Results = dict[tuple[str, str], dict]
 
+#: An output within this of 0.5 on every row is "0.5 everywhere": its accuracy is decided by which
+#: side of 0.5 the last bits of each output fall, not by anything the net learned.
+UNDECIDED = 0.01
+
+ACCURACY_RULE = (
+    "A row is right when the output is on its target's side of 0.5 (the notes' `y_pred > 0.5`: an "
+    "output of exactly 0.5 counts as 0)."
+)
+
+
+def settings_of(config: dict, inputs: int) -> dict:
+    """The settings of a run that the report names, from its resolved config."""
+    model, optimizer = config["model"], config["optimizer"]
+    manual = model["_target_"].endswith("ManualBackpropMLP")  # plain SGD, by hand
+    return {
+        "architecture": "-".join(str(n) for n in [inputs, *model["hidden"], 1]),
+        "activation": model["activation"],
+        "optimizer": "SGD" if manual else optimizer["_target_"].rsplit(".", 1)[-1],
+        "lr": optimizer["lr"],
+        "max_steps": config["trainer"]["max_steps"],
+        "solved_below": config["solved_below"],
+        "seed": config["seed"],
+    }
+
+
+def number(value: float) -> str:
+    return f"{value:g}"
+
+
+def training_sentence(settings: Iterable[dict]) -> str:
+    """"full-batch SGD (lr 1), at most 10001 steps", or the values that differ between runs."""
+    settings = list(settings)
+
+    def values(key: str) -> str:
+        found = sorted({str(s[key]) if key != "lr" else number(s[key]) for s in settings})
+        return found[0] if len(found) == 1 else " or ".join(found)
+
+    return f"full-batch {values('optimizer')} (lr {values('lr')}), at most {values('max_steps')} steps"
+
+
+def solved_rule(threshold: float) -> str:
+    return f"every row right and the loss below {number(threshold)}"
+
+
+def accuracy_cell(metrics: dict) -> str:
+    """The accuracy, marked when the net answers 0.5 on every row (see UNDECIDED)."""
+    text = f"{metrics['accuracy']:.2f}"
+    return text + "*" if metrics["max_margin"] < UNDECIDED else text
+
+
+def undecided_note(results: Iterable[dict]) -> list[str]:
+    if not any(m["max_margin"] < UNDECIDED for m in results):
+        return []
+    return [
+        f"\\* The net answers 0.5 on every row (each output within {UNDECIDED} of 0.5): it has learned nothing that",
+        "separates the rows, and whether each output lands a hair above or below 0.5 decides this accuracy.",
+        "",
+    ]
+
+
 GRID_SECTIONS = [
-    ("accuracy", "Accuracy on the truth table (1.00: every row right)", "{:.2f}"),
-    ("steps", "Steps trained (early stopping ends solved runs and runs stuck on a plateau)", "{}"),
-    ("loss", "Final loss (mean BCE; ln 2 = 0.6931 is the plateau of answering 0.5 everywhere)", "{:.4f}"),
-]
+    ("accuracy", "Accuracy on the truth table (1.00: every row right)", accuracy_cell),
+    ("steps", "Steps trained (early stopping ends solved runs and runs stuck on a plateau)", lambda m: f"{m['steps']}"),
+    ("loss", f"Final loss (mean BCE; ln 2 = {math.log(2):.4f} is the plateau of answering 0.5 everywhere)",
+     lambda m: f"{m['loss']:.4f}"),
+]  # fmt: skip
 
 
-def grid_table(results: Results, rows: Sequence[str], columns: Sequence[str], key: str, fmt: str) -> list[str]:
-    """``results[row, column][key]`` as a markdown table, models down and gates across."""
+def grid_table(results: Results, rows: Sequence[str], columns: Sequence[str], cell) -> list[str]:
+    """``cell(results[row, column])`` as a markdown table, models down and gates across."""
     lines = ["| model | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     for row in rows:
-        lines.append(f"| {row} | " + " | ".join(fmt.format(results[row, c][key]) for c in columns) + " |")
+        lines.append(f"| {row} | " + " | ".join(cell(results[row, c]) for c in columns) + " |")
     return lines
 
 
 def grid_section(results: Results, models: Sequence[str], gates: Sequence[str]) -> list[str]:
-    lines = ["## Every model on every gate", "", "![decision boundaries](../plots/lesson.png)", ""]
+    grid = [results[m, g] for m in models for g in gates]
+    settings = [m["settings"] for m in grid]
+    seeds = sorted({s["seed"] for s in settings})
+    architectures = ", ".join(f"{m} {results[m, gates[0]]['settings']['architecture']}" for m in models)
+    lines = ["## Every model on every gate", ""]
     lines += [
+        f"Each model ({architectures}) trained on each gate from seed {' or '.join(map(str, seeds))}: "
+        f"{training_sentence(settings)}, stopped early once solved ({solved_rule(settings[0]['solved_below'])}) "
+        "or stuck on a plateau.",
+        "",
+        "![decision boundaries](../plots/lesson.png)",
+        "",
         "Each picture is what a trained net answers over the unit square: blue 0, red 1, white 0.5, the black",
         "line is its decision boundary, circles are rows whose answer is 0 and squares rows whose answer is 1.",
         "",
+        ACCURACY_RULE,
+        "",
     ]
-    for key, title, fmt in GRID_SECTIONS:
-        lines += [f"{title}:", "", *grid_table(results, models, gates, key, fmt), ""]
-    return lines
+    for _, title, cell in GRID_SECTIONS:
+        lines += [f"{title}:", "", *grid_table(results, models, gates, cell), ""]
+    return lines + undecided_note(grid)
 
 
 def sixteen_section(results: Results, run: str, codes: Sequence[str]) -> list[str]:
-    failed = [code for code in codes if results[run, code]["accuracy"] < 1]
+    runs = [results[run, code] for code in codes]
+    failed = [code for code in codes if not results[run, code]["solved"]]
     solved = len(codes) - len(failed)
+    settings = runs[0]["settings"]
     lines = [
         f"## The perceptron on all {len(codes)} functions of two inputs",
         "",
-        f"It learns {solved} of {len(codes)}; it fails "
+        f"A {settings['architecture']} net, {training_sentence(r['settings'] for r in runs)}. "
+        f"It solves {solved} of {len(codes)} ({solved_rule(settings['solved_below'])}); it fails "
         + (", ".join(f"{code} ({FUNCTIONS[code]})" for code in failed) or "none")
         + ". A code lists the outputs for the inputs 00, 01, 10, 11.",
         "",
@@ -50,40 +132,47 @@ def sixteen_section(results: Results, run: str, codes: Sequence[str]) -> list[st
         "| code | function | accuracy | loss | steps |",
         "|---|---|---:|---:|---:|",
     ]
-    for code in codes:
-        m = results[run, code]
-        lines.append(f"| {code} | {FUNCTIONS[code]} | {m['accuracy']:.2f} | {m['loss']:.4f} | {m['steps']} |")
-    return [*lines, ""]
+    for code, m in zip(codes, runs):
+        lines.append(f"| {code} | {FUNCTIONS[code]} | {accuracy_cell(m)} | {m['loss']:.4f} | {m['steps']} |")
+    return [*lines, "", *undecided_note(runs)]
 
 
 def activations_section(results: Results, runs: dict[str, str], gate: str) -> list[str]:
     """``runs``: activation -> run name (the deep net trained with that activation)."""
+    metrics = [results[run, gate] for run in runs.values()]
+    settings = metrics[0]["settings"]
+    seeds = " or ".join(sorted({str(m["settings"]["seed"]) for m in metrics}))
     lines = [
-        "## A deep net, 2-64-32-16-1, on XOR for 1000 steps",
+        f"## A deep net, {settings['architecture']}, on {gate.upper()} for at most {settings['max_steps']} steps",
         "",
         "The notes: with sigmoids everywhere it fails (vanishing gradients); tanh or ReLU in the hidden",
-        "layers help. Same seed, same SGD (lr 1); only the hidden activation differs.",
+        f"layers help. Seed {seeds}, {training_sentence(m['settings'] for m in metrics)}; only the hidden",
+        "activation differs.",
         "",
         "![the deep net with each activation](../plots/activations.png)",
         "",
         "| hidden activation | accuracy | loss | steps |",
         "|---|---:|---:|---:|",
     ]
-    for activation, run in runs.items():
-        m = results[run, gate]
-        lines.append(f"| {activation} | {m['accuracy']:.2f} | {m['loss']:.4f} | {m['steps']} |")
-    return [*lines, ""]
+    for activation, m in zip(runs, metrics):
+        lines.append(f"| {activation} | {accuracy_cell(m)} | {m['loss']:.4f} | {m['steps']} |")
+    return [*lines, "", *undecided_note(metrics)]
 
 
 def study_section(studies: Results, models: Sequence[str], gates: Sequence[str]) -> list[str]:
     """``studies[model, gate]``: the seed study's summary (gatelab.study)."""
-    seeds = {s["seeds"] for s in studies.values()}
+    every = list(studies.values())
+    ranges = sorted({(s["first_seed"], s["first_seed"] + s["seeds"] - 1) for s in every})
+    seeds = " or ".join(f"{first} to {last}" for first, last in ranges)
+    counts = " or ".join(sorted({str(s["seeds"]) for s in every}))
+    thresholds = sorted({s["threshold"] for s in every})
     lines = [
-        f"## How often does each model solve each gate? ({'/'.join(map(str, sorted(seeds)))} seeds)",
+        f"## How often does each model solve each gate? ({counts} seeds)",
         "",
-        "Seeds 0, 1, 2, ... of each model, trained at once (`python src/study.py`). Solved: every row right and",
-        "loss below 0.05 within the budget. In brackets: the median step at which the solved seeds first answer",
-        "every row right.",
+        f"Seeds {seeds} of each model, trained at once (`python src/study.py`): "
+        f"{training_sentence(s['settings'] for s in every)}. A seed solves the gate with "
+        + " or ".join(solved_rule(t) for t in thresholds)
+        + " at the end of training. In brackets: the median step at which the solved seeds first answered every row right.",
         "",
         "| model | " + " | ".join(gates) + " |",
         "|---|" + "---:|" * len(gates),
@@ -93,7 +182,7 @@ def study_section(studies: Results, models: Sequence[str], gates: Sequence[str])
         for gate in gates:
             study = studies[model, gate]
             timing = f" ({study['steps_to_100']['median']})" if study["steps_to_100"] else ""
-            cells.append(f"{100 * study['solve_rate']:.0f} %{timing}")
+            cells.append(f"{study['solved']}/{study['seeds']}{timing}")
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
     lines.append("")
     for model in models:

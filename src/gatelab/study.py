@@ -1,8 +1,10 @@
 """The seed study's recipe: S seeds of one model on one gate as one batched Lightning fit
 (``gatelab.batched``), then what a researcher reports about them:
 
-- the fraction that solve the gate (every row right and loss below the threshold in the budget);
-- when each first answers every row right: median, 10th and 90th percentile, and a histogram;
+- how many solve the gate: every row right and the loss below ``solved_below`` at the end of the
+  budget (the single run's rule, conf/config.yaml);
+- when each solved copy first answered every row right: median, 10th and 90th percentile, and a
+  histogram;
 - where the failures end: still on the ln 2 plateau, or in a local minimum (final-loss histogram).
 """
 
@@ -19,7 +21,8 @@ from gatelab.config import check_config
 from gatelab.errors import GatelabError
 from gatelab.files import check_writable
 from gatelab.metrics import write_json
-from gatelab.training import check_accelerator, instantiate_callbacks, quiet_lightning
+from gatelab.report import settings_of
+from gatelab.training import check_accelerator, instantiate_callbacks, quiet_lightning, resolved_config, shown_path
 
 LN2 = math.log(2)
 PLATEAU = 0.01  # a failure whose final loss is within this of ln 2 is still on the plateau
@@ -34,8 +37,8 @@ def run_study(cfg: DictConfig) -> dict:
         raise GatelabError(f"study.seeds must be a positive integer, got {study.seeds!r}")
     if not isinstance(study.first_seed, int) or not 0 <= study.first_seed <= 2**32 - study.seeds:
         raise GatelabError(f"study.first_seed must be an integer from 0 to 2**32 - study.seeds, got {study.first_seed!r}")
-    out_json = Path(study.dir) / cfg.name / f"{cfg.data.gate}.json"
-    out_png = Path(study.plots_dir) / cfg.name / f"{cfg.data.gate}.png"
+    out_json = Path(cfg.paths.study_dir) / cfg.name / f"{cfg.data.gate}.json"
+    out_png = Path(cfg.paths.plots_dir) / "study" / cfg.name / f"{cfg.data.gate}.png"
     for folder in (out_json.parent, out_png.parent):
         check_writable(folder)
     manual = cfg.model._target_.endswith("ManualBackpropMLP")
@@ -52,7 +55,7 @@ def run_study(cfg: DictConfig) -> dict:
     model = SeedStudy(
         cfg.model.hidden, cfg.model.activation, seeds,
         optimizer=None if manual else instantiate(cfg.optimizer), manual_lr=cfg.optimizer.lr if manual else None,
-        inputs=datamodule.inputs, steps_per_batch=cfg.steps_per_batch, threshold=study.threshold,
+        inputs=datamodule.inputs, steps_per_batch=cfg.steps_per_batch, threshold=cfg.solved_below,
     )  # fmt: skip
     callbacks = instantiate_callbacks(cfg)
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=False, enable_checkpointing=False)
@@ -65,14 +68,16 @@ def run_study(cfg: DictConfig) -> dict:
         final_loss = bce(y_hat, y)
         final_correct = ((y_hat > 0.5) == (y > 0.5)).all(dim=1).flatten()
     result = summarize_study(
-        name=cfg.name, gate=cfg.data.gate, seeds=seeds, steps=trainer.global_step, threshold=study.threshold,
+        name=cfg.name, gate=cfg.data.gate, seeds=seeds, steps=trainer.global_step, threshold=cfg.solved_below,
         first_correct=model.first_correct.cpu(), final_loss=final_loss, final_correct=final_correct,
     )  # fmt: skip
+    # What ran, for the report. (Not `seed`: the copies' seeds are first_seed.. above.)
+    result["settings"] = {k: v for k, v in settings_of(resolved_config(cfg), datamodule.inputs).items() if k != "seed"}
     write_json(out_json, result)
     from gatelab.plots import study_png
 
     study_png(result, out_png)
-    return {**result, "json": str(out_json), "png": str(out_png)}
+    return {**result, "json": shown_path(out_json), "png": shown_path(out_png)}
 
 
 def quantiles(values: torch.Tensor) -> dict | None:
@@ -89,7 +94,6 @@ def summarize_study(
     solved = final_correct & (final_loss < threshold)
     failed_loss = final_loss[~solved]
     on_plateau = (failed_loss - LN2).abs() < PLATEAU
-    reached = first_correct[first_correct >= 0]
     return {
         "model": name,
         "gate": gate,
@@ -98,7 +102,8 @@ def summarize_study(
         "steps": steps,  # trained: the budget, or fewer when every copy was solved earlier
         "solved": int(solved.sum()),
         "solve_rate": round(solved.float().mean().item(), 6),
-        "steps_to_100": quantiles(reached),  # over the copies that ever answered every row right
+        "threshold": threshold,  # solved: every row right and the final loss below this
+        "steps_to_100": quantiles(first_correct[solved]),  # over the solved copies
         "failures": {"plateau": int(on_plateau.sum()), "local_minimum": int((~on_plateau).sum())},
         "per_seed": {
             "first_correct": first_correct.tolist(),  # -1: never
@@ -110,7 +115,11 @@ def summarize_study(
 
 def format_study(result: dict) -> str:
     steps = result["steps_to_100"]
-    timing = f", 100 % accuracy after {steps['median']} steps (median; p10 {steps['p10']}, p90 {steps['p90']})" if steps else ""
+    timing = (
+        f", every row right after {steps['median']} steps (median over the solved; p10 {steps['p10']}, p90 {steps['p90']})"
+        if steps
+        else ""
+    )
     failures = result["failures"]
     return (
         f"{result['model']} on {result['gate']}: {result['solved']}/{result['seeds']} seeds solve it{timing}; "

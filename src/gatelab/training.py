@@ -8,11 +8,11 @@ from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from gatelab.config import check_config
 from gatelab.errors import Diverged, GatelabError
-from gatelab.files import check_writable
+from gatelab.files import atomic_write_text, check_writable
 from gatelab.metrics import score
 
 
@@ -24,6 +24,7 @@ def train(cfg: DictConfig) -> dict | None:
     check_accelerator(cfg.trainer)
     check_writable(Path(cfg.ckpt_path).parent)
     resume_from = resume_checkpoint(cfg)
+    config = resolved_config(cfg)
     import lightning as L
     from lightning.pytorch.callbacks import Checkpoint
 
@@ -35,6 +36,7 @@ def train(cfg: DictConfig) -> dict | None:
 
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg.model, inputs=datamodule.inputs)  # right after seeding: the lab's weights
+    model.run_config = config  # saved in the checkpoint: what ran, for evaluation and the report
     callbacks = instantiate_callbacks(cfg)
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
     # Checkpointing is our ResumeCheckpoint callback's job; with none configured, Lightning must not
@@ -53,6 +55,8 @@ def train(cfg: DictConfig) -> dict | None:
     save_checkpoint(trainer, cfg.ckpt_path, weights_only=True)
     if not trainer.is_global_zero:
         return None
+    if cfg.paths.get("run_config"):  # a run by hand: its folder gets the resolved config too
+        atomic_write_text(cfg.paths.run_config, OmegaConf.to_yaml(config))
 
     with torch.no_grad():
         scores = score(model.cpu()(datamodule.x), datamodule.y)
@@ -62,8 +66,23 @@ def train(cfg: DictConfig) -> dict | None:
         "steps": trainer.global_step,
         "loss": scores["loss"],
         "accuracy": scores["accuracy"],
-        "checkpoint": str(cfg.ckpt_path),
+        "checkpoint": shown_path(cfg.ckpt_path),
     }
+
+
+def resolved_config(cfg: DictConfig) -> dict:
+    """The run's config with every interpolation resolved, as plain values (Hydra's own settings
+    left out): what a checkpoint records and a run's folder keeps as config.yaml."""
+    return OmegaConf.to_container(OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"]), resolve=True)
+
+
+def shown_path(path: str | Path) -> str:
+    """``path`` relative to the working directory when it is inside it (runs/..., models/...)."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def instantiate_callbacks(cfg: DictConfig) -> list:
