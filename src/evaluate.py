@@ -62,8 +62,9 @@ def main() -> None:
             results[run, gate], net, config = evaluate_checkpoint(f"{args.models_dir}/{run}/{gate}.ckpt", x, y)
             settings[run, gate] = settings_of(config, inputs=x.shape[1])
             if x.shape[1] == 2:
-                accuracy = results[run, gate]["accuracy"]
-                cells[run, gate] = (plots.probability_map(net), x, y, f"{run} · {gate} · acc {accuracy:.2f}")
+                metrics = results[run, gate]
+                answer = "p ≈ 0.5" if metrics["max_margin"] < report.UNDECIDED else f"acc {metrics['accuracy']:.2f}"
+                cells[run, gate] = (plots.probability_map(net), x, y, f"{run} · {gate} · {answer}")
 
         for (run, gate), metrics in results.items():
             write_json(f"{args.metrics_dir}/{run}/{gate}.json", metrics)

@@ -24,7 +24,7 @@ def main() -> None:
             check_gate(gate)
         for gate in args.gates:
             write_gate_csv(gate, f"{args.out}/{gate}.csv")
-    print(f"wrote {len(args.gates)} truth tables to {args.out}/")
+    print(f"wrote {len(args.gates)} truth table{'s' if len(args.gates) != 1 else ''} to {args.out}/")
 
 
 if __name__ == "__main__":

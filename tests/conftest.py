@@ -6,6 +6,7 @@ import gatelab  # noqa: F401  first: pins the CPU kernels before any test runs t
 
 import itertools
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -78,3 +79,59 @@ def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None, timeout: int 
     return subprocess.run(
         [sys.executable, *cli_args(args)], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
     )
+
+
+# --- a copy of the repository, for what `dvc repro` and the README's commands do to it ----------
+
+
+@pytest.fixture(scope="session")
+def clone(tmp_path_factory) -> Path:
+    return make_clone(tmp_path_factory.mktemp("gatelab") / "repo")
+
+
+def make_clone(repo: Path) -> Path:
+    """The working tree's files (tracked and not ignored) in a fresh git repo, with no DVC cache."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split("\0")  # fmt: skip
+    for name in filter(None, listed):
+        if (ROOT / name).is_file():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, repo / name)
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "snapshot")
+    return repo
+
+
+def git(repo: Path, *args: str) -> str:
+    return run(repo, "git", *args).stdout
+
+
+def run(repo: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
+    bin_dir = str(Path(sys.executable).parent)  # the stages' `python` and `dvc` are this venv's
+    env = {
+        **os.environ,
+        "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+        "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
+        "DVC_NO_ANALYTICS": "1",
+    }  # fmt: skip
+    out = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=1200)
+    if check and out.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} exited {out.returncode}:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+    return out
+
+
+def files_under(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def reproduced(clone: Path) -> Path:
+    for generated in ("metrics", "reports", "plots", "dvclive", "study", "dvc.lock"):
+        path = clone / generated
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    run(clone, "dvc", "repro")
+    return clone

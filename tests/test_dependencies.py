@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CONF, ROOT
+from conftest import CONF, ROOT, make_clone
 
 ENTRY_POINTS = {"src/train.py": "config", "src/study.py": "study"}  # Hydra apps and their primary config
 
@@ -160,8 +160,6 @@ EDITS = [
 def status_clone(tmp_path_factory) -> Path:
     """A copy of the working tree whose dvc.lock is the committed one (no outputs needed: only
     what `dvc status` says about dependencies is compared)."""
-    from test_pipeline import make_clone
-
     return make_clone(tmp_path_factory.mktemp("status") / "repo")
 
 

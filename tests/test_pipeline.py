@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import pytest
 
-from conftest import ROOT
+from conftest import ROOT, files_under, git, make_clone, run
 
 MODELS = ["perceptron", "mlp2", "mlp4", "manual"]
 GATES = ["and", "or", "nand", "nor", "xor", "xnor"]
@@ -56,59 +54,6 @@ def test_early_stopping_never_gives_up_on_a_run_the_full_budget_would_solve():
                 assert committed_metrics("manual", gate)["accuracy"] == full_budget, ("manual", gate)
 
 
-@pytest.fixture(scope="module")
-def clone(tmp_path_factory) -> Path:
-    return make_clone(tmp_path_factory.mktemp("gatelab") / "repo")
-
-
-def make_clone(repo: Path) -> Path:
-    """The working tree's files (tracked and not ignored) in a fresh git repo, with no DVC cache."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    ).stdout.split("\0")  # fmt: skip
-    for name in filter(None, listed):
-        if (ROOT / name).is_file():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, repo / name)
-    git(repo, "init", "-q")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "snapshot")
-    return repo
-
-
-def git(repo: Path, *args: str) -> str:
-    return run(repo, "git", *args).stdout
-
-
-def run(repo: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
-    bin_dir = str(Path(sys.executable).parent)  # the stages' `python` and `dvc` are this venv's
-    env = {
-        **os.environ,
-        "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
-        "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
-        "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
-        "DVC_NO_ANALYTICS": "1",
-    }  # fmt: skip
-    out = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=1200)
-    if check and out.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} exited {out.returncode}:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
-    return out
-
-
-def files_under(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-@pytest.fixture(scope="module")
-def reproduced(clone: Path) -> Path:
-    for generated in ("metrics", "reports", "plots", "dvclive", "study", "dvc.lock"):
-        path = clone / generated
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
-    run(clone, "dvc", "repro")
-    return clone
-
-
 def test_cold_repro_reproduces_the_committed_results_byte_for_byte(reproduced: Path):
     for generated in ("metrics", "plots", "dvclive", "study"):  # numbers, pictures, curves, seed study
         assert files_under(reproduced / generated) == files_under(ROOT / generated), generated
@@ -125,25 +70,6 @@ def test_second_repro_runs_nothing(reproduced: Path):
     out = run(reproduced, "dvc", "repro").stdout
     assert "Running stage" not in out
     assert "didn't change, skipping" in out
-
-
-def stages_out_of_date(repo: Path) -> set[str]:
-    out = run(repo, "dvc", "status", "--json").stdout
-    return set(json.loads(out or "{}"))
-
-
-def test_edits_rerun_only_what_they_touch(reproduced: Path):
-    mlp4 = reproduced / "conf/model/mlp4.yaml"
-    original = mlp4.read_text()
-    try:
-        mlp4.write_text(original + "# a comment changes no value\n")
-        assert stages_out_of_date(reproduced) == set()
-
-        mlp4.write_text(original.replace("hidden: [10, 10, 10]", "hidden: [10, 10]"))
-        assert stages_out_of_date(reproduced) == {"train@mlp4", "study"}  # the study trains mlp4 too
-    finally:
-        mlp4.write_text(original)
-    assert stages_out_of_date(reproduced) == set()
 
 
 def commit_all(repo: Path, message: str) -> None:
@@ -166,6 +92,8 @@ def test_experiment_and_metrics_diff(reproduced: Path):
     curves = plots["xor-loss"][0]["content"]["data"]["values"]
     assert {point["rev"] for point in curves} == {"workspace", "HEAD"}  # both commits' curves, one chart
     assert {image["revisions"][0] for image in plots["plots/study/mlp2/xor.png"]} == {"workspace", "HEAD"}
+    git(reproduced, "checkout", ".")  # back to the commit's results, for the tests that follow
+    run(reproduced, "dvc", "checkout", "-q")
 
 
 def values_of(tree, key: str) -> list:
@@ -175,24 +103,6 @@ def values_of(tree, key: str) -> list:
     if isinstance(tree, list):
         return [x for v in tree for x in values_of(v, key)]
     return []
-
-
-def test_queued_experiments_run_in_parallel_and_compare_in_exp_show(reproduced: Path):
-    commit_all(reproduced, "baseline for the queue")
-    for seeds in (10, 30):
-        run(reproduced, "dvc", "exp", "run", "--queue", "-n", f"seeds{seeds}", "-S", f"seed_study.seeds={seeds}")
-    run(reproduced, "dvc", "queue", "start", "-j", "2")
-    deadline = time.time() + 900
-    while time.time() < deadline:
-        status = run(reproduced, "dvc", "queue", "status").stdout
-        if "Queued" not in status and "Running" not in status:
-            break
-        time.sleep(5)
-    assert status.count("Success") == 2, status
-    shown = json.loads(run(reproduced, "dvc", "exp", "show", "--json").stdout)
-    names = set(values_of(shown, "name"))
-    assert {"seeds10", "seeds30"} <= names
-    assert {10, 30} <= set(values_of(shown, "seeds"))
 
 
 def test_repro_after_a_crash_completes_with_identical_results(tmp_path):

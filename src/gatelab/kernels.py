@@ -1,19 +1,23 @@
 """One set of CPU kernels on every x86-64 machine, so that results are bit-identical on AVX2 and AVX-512.
 
 torch picks its vectorized kernels by instruction set, and MKL (torch's matrix products on x86)
-picks its code path by processor. Both change the last bits of some results: torch's AVX-512
-sigmoid differs from its AVX2 sigmoid in a few elements per thousand, and MKL's batched matrix
-product (the seed study's ``baddbmm``/``bmm``) depends on its code path. On the ln 2 plateau such a
-last-bit difference grows into another step at which a seed first answers every row right (mlp4 on
-XOR: 3 of 100 seeds moved, one by 62 steps). So gatelab pins both, before torch computes anything:
+picks its code path by processor. Both can change the last bits of results: torch's AVX-512
+sigmoid differs from its AVX2 sigmoid in a few elements per thousand (measured), and MKL promises
+the same bits across processors only in its reproducibility mode (its batched matrix product, the
+seed study's ``baddbmm``/``bmm``, gives other last bits outside it). On the ln 2 plateau a last-bit
+difference grows into another step at which a seed first answers every row right (mlp4 on XOR,
+AVX-512 against AVX2: 3 of 100 seeds moved, one by 62 steps). So gatelab pins both, before torch
+computes anything:
 
 - ``ATEN_CPU_CAPABILITY=avx2``: torch's AVX2 kernels, on every x86-64 CPU that has AVX2 (all since
   2013-2015); an AVX-512 machine then computes exactly what an AVX2 machine does;
 - ``MKL_CBWR=COMPATIBLE,STRICT``: MKL's conditional numerical reproducibility mode, whose results
-  do not depend on the processor (Intel's or AMD's), its instruction set or memory alignment.
+  Intel documents as independent of the processor (Intel's or others'), its instruction set and
+  memory alignment (checked here: the AVX2, AVX-512 and COMPATIBLE branches agree bit for bit).
 
-Measured cost: none beyond noise (``python bench/kernels.py``). A variable the user has already set
-is left alone, and ``GATELAB_PIN_CPU_KERNELS=0`` turns pinning off (torch's and MKL's own choice).
+Measured cost: 1.00x to 1.03x the unpinned time (``python bench/kernels.py``). A variable the user
+has already set is left alone, and ``GATELAB_PIN_CPU_KERNELS=0`` turns pinning off (torch's and
+MKL's own choice).
 On other CPUs (ARM, x86 without AVX2) nothing is pinned: results may differ in their last bits
 there, and the README says what stays identical.
 """

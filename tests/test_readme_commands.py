@@ -1,0 +1,114 @@
+"""Every command the README shows, run in order in a reproduced copy of the repository, leaves
+`git status` and `dvc status` as they were, or changes them exactly as the README says.
+
+Runs by hand write only into runs/ (git-ignored); `dvc exp run` in the workspace changes the `-S`
+file, dvc.lock and the pipeline's results, and `git checkout . && dvc checkout` puts them back;
+queued experiments leave the workspace alone.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, git, run
+
+# Commands the README shows that this test does not run, and why.
+NOT_RUN = {
+    "python3 -m venv": "the quick start itself: CI runs it on a fresh clone (.ci/run)",
+    "pip install hydra-submitit-launcher": "installs a package",
+    "hydra/launcher=submitit_slurm": "needs a SLURM cluster",
+}
+
+# Commands that end with a one-line error on a machine like CI's, as the README says they do.
+EXPECTED_ERRORS = {
+    "trainer.accelerator=gpu": "no GPU found on this machine",  # (on a machine with a GPU it trains)
+    "resume=true": "there is no interrupted run to resume",  # the run before it was not interrupted here
+}
+
+# What `dvc exp run` in the workspace may change (the README lists it).
+EXPERIMENT_CHANGES = ("dvc.lock", "metrics/", "plots/", "dvclive/", "study/", "reports/")
+
+
+def readme_commands() -> list[str]:
+    """The commands in the README's bash blocks, in order (continuation lines joined, comments dropped)."""
+    readme = (ROOT / "README.md").read_text()
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", readme, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            command = re.split(r"\s+# ", " " + line)[0].strip()  # a comment starts with "# " after a space
+            if command and not command.startswith("#"):
+                commands.append(" ".join(command.split()))
+    return commands
+
+
+def test_the_readme_shows_the_commands_this_test_knows():
+    commands = readme_commands()
+    assert len(commands) > 30
+    for skipped in NOT_RUN:
+        assert any(skipped in command for command in commands), f"the README no longer shows {skipped!r}"
+
+
+def status(repo: Path) -> tuple[list[str], dict]:
+    """What `git status --porcelain` and `dvc status` say."""
+    from dvc.repo import Repo
+
+    with Repo(str(repo)) as dvc:
+        return git(repo, "status", "--porcelain").splitlines(), dvc.status()
+
+
+def wait_for_the_queue(repo: Path) -> None:
+    deadline = time.time() + 1200
+    while time.time() < deadline:
+        queue = run(repo, "dvc", "queue", "status").stdout
+        if "Queued" not in queue and "Running" not in queue:
+            assert "Failed" not in queue, queue
+            return
+        time.sleep(3)
+    raise AssertionError("the queue did not finish")
+
+
+def test_every_readme_command_leaves_the_repository_as_the_readme_says(reproduced: Path):
+    git(reproduced, "commit", "--allow-empty", "-qm", "a second commit, for the README's `dvc plots diff HEAD~1`")
+    assert status(reproduced)[0] == [], "the copy must start clean"
+    clean = status(reproduced)
+    for command in readme_commands():
+        if any(skipped in command for skipped in NOT_RUN):
+            continue
+        out = run(reproduced, "bash", "-c", command, check=False)
+        expected_error = next((e for pattern, e in EXPECTED_ERRORS.items() if pattern in command), None)
+        if expected_error and out.returncode != 0:
+            assert out.returncode == 2 and expected_error in out.stderr, (command, out.stderr[-2000:])
+            assert len(out.stderr.strip().splitlines()) == 1, (command, out.stderr)
+        else:
+            assert out.returncode == 0, f"{command}\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}"
+        if command.startswith("dvc queue start"):
+            wait_for_the_queue(reproduced)
+
+        changed, dvc_status = status(reproduced)
+        if command.startswith("dvc exp run -S"):  # in the workspace: the README says what changes
+            changed_files = [line[3:] for line in changed]
+            edited = shlex.split(command)[-1].split(":")[0]
+            assert all(f == edited or f.startswith(EXPERIMENT_CHANGES) for f in changed_files), (command, changed)
+            assert "dvc.lock" in changed_files and dvc_status == {}, (command, dvc_status)
+            check_the_experiment_describes_itself(reproduced, command)
+        else:
+            assert (changed, dvc_status) == clean, f"{command} changed the repository: {changed} {dvc_status}"
+
+
+def check_the_experiment_describes_itself(repo: Path, command: str) -> None:
+    """The README's experiment changes the learning rate: the report must say the new one."""
+    lr = re.search(r"lr=([0-9.]+)", command)
+    if lr:
+        report = (repo / "reports/summary.md").read_text()
+        assert f"(lr {float(lr.group(1)):g})" in report and "(lr 1)" not in report, report[:2000]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_stray_workers(reproduced: Path):
+    yield
+    run(reproduced, "dvc", "queue", "stop", check=False)  # a failed test must not leave workers running
