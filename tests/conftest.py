@@ -18,6 +18,20 @@ ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 
 
+def git_status(repo: Path) -> str | None:
+    out = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True)
+    return out.stdout if out.returncode == 0 else None  # None: not a git checkout
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _the_suite_leaves_the_repository_as_it_found_it():
+    """`pytest` (the quick start's second command) must not change `git status`: tests write into
+    temporary folders, and runs by hand into runs/ (git-ignored)."""
+    before = git_status(ROOT)
+    yield
+    assert git_status(ROOT) == before, "the test suite changed the repository's git status"
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     from gatelab.gates import FUNCTIONS, GATES, write_gate_csv

@@ -103,12 +103,13 @@ def linearly_separable(outputs: tuple[int, ...]) -> bool:
 def test_the_perceptron_learns_exactly_the_linearly_separable_functions():
     separable = {code for code in FUNCTIONS if linearly_separable(tuple(int(c) for c in code[1:]))}
     assert sorted(set(FUNCTIONS) - separable) == ["f0110", "f1001"]  # XOR and XNOR: 14 of 16 separable
-    learned = {code for code in FUNCTIONS if metrics("sixteen", code)["accuracy"] == 1.0}
+    learned = {code for code in FUNCTIONS if metrics("sixteen", code)["solved"]}
     assert learned == separable
+    assert all(metrics("sixteen", code)["accuracy"] == 1.0 for code in learned)
     summary = json.loads((METRICS / "summary.json").read_text())
     assert summary["sixteen"] == {"runs": 16, "solved": len(learned)}
     report = (ROOT / "reports/summary.md").read_text()
-    assert f"It learns {len(learned)} of 16; it fails f0110 (x1 XOR x2), f1001 (x1 XNOR x2)." in report
+    assert f"It solves {len(learned)} of 16 (every row right and the loss below 0.05); it fails f0110 (x1 XOR x2), f1001 (x1 XNOR x2)." in report
 
 
 def test_the_report_shows_each_runs_metrics():
@@ -116,10 +117,14 @@ def test_the_report_shows_each_runs_metrics():
     xor_row = next(line for line in report.splitlines() if line.startswith("| perceptron |"))
     gates = next(line for line in report.splitlines() if line.startswith("| model |")).split("|")[2:-1]
     cells = dict(zip((g.strip() for g in gates), (c.strip() for c in xor_row.split("|")[2:-1])))
-    assert cells["xor"] == f"{metrics('perceptron', 'xor')['accuracy']:.2f}" == "0.50"
+    # The perceptron answers 0.5 on every XOR row: its accuracy is marked as decided by rounding alone.
+    assert cells["xor"] == f"{metrics('perceptron', 'xor')['accuracy']:.2f}*" == "0.50*"
+    assert cells["and"] == "1.00"
     for activation in ("sigmoid", "tanh", "relu"):
         m = metrics(f"deep-{activation}", "xor")
-        assert f"| {activation} | {m['accuracy']:.2f} | {m['loss']:.4f} | {m['steps']} |" in report
+        mark = "*" if m["max_margin"] < 0.01 else ""
+        assert f"| {activation} | {m['accuracy']:.2f}{mark} | {m['loss']:.4f} | {m['steps']} |" in report
+    assert "\\* The net answers 0.5 on every row" in report
     for picture in ("lesson", "sixteen", "activations"):
         assert f"](../plots/{picture}.png)" in report
 

@@ -195,3 +195,27 @@ def test_unknown_option_names_the_choices():
     assert out.returncode != 0
     assert "Traceback" not in out.stderr
     assert "mlp9" in out.stderr and "perceptron" in out.stderr
+
+
+def test_runs_by_hand_each_get_a_folder_of_their_own_and_leave_the_repository_alone(tmp_path, data_dir):
+    """A sweep of one model over two settings (the README's deep-net sweep, smaller): two folders,
+    each with its checkpoint, its curves and its resolved config; nothing written elsewhere."""
+    import yaml
+
+    before = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
+    out = run_cli(
+        "src/train.py", "--multirun", "model=perceptron", "model.activation=sigmoid,tanh", "trainer.max_steps=100",
+        f"paths.data_dir={data_dir}", f"hydra.sweep.dir={tmp_path}/sweep", "trainer.enable_progress_bar=false",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    folders = sorted(p for p in (tmp_path / "sweep").iterdir() if p.is_dir() and not p.name.startswith("."))
+    assert [f.name for f in folders] == ["0_perceptron_xor", "1_perceptron_xor"]
+    for folder, activation in zip(folders, ["sigmoid", "tanh"]):
+        assert (folder / "models/perceptron/xor.ckpt").is_file() and (folder / "dvclive/perceptron/xor").is_dir()
+        config = yaml.safe_load((folder / "config.yaml").read_text())
+        assert config["model"]["activation"] == activation and config["paths"]["out_dir"] == str(folder)
+        assert "${" not in (folder / "config.yaml").read_text()  # resolved
+        assert f"-> {folder}/models/perceptron/xor.ckpt" in out.stdout or f"{folder.name}/models/perceptron/xor.ckpt" in out.stdout
+    checkpoint = torch.load(folders[1] / "models/perceptron/xor.ckpt", weights_only=True)
+    assert checkpoint["config"]["model"]["activation"] == "tanh" and checkpoint["config"]["seed"] == 777
+    assert subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout == before

@@ -1,0 +1,140 @@
+"""The report says what ran: every setting it names comes from the runs' recorded configs, one
+definition of "solved" everywhere, and numbers that mean what their labels say."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from conftest import ROOT, run_cli
+from gatelab import report
+from gatelab.metrics import score
+from gatelab.study import summarize_study
+
+
+def settings(**changes) -> dict:
+    base = {"architecture": "2-2-1", "activation": "sigmoid", "optimizer": "SGD", "lr": 1.0, "max_steps": 10001,
+            "solved_below": 0.05, "seed": 777}  # fmt: skip
+    return base | changes
+
+
+def run_metrics(accuracy=1.0, loss=0.04, steps=300, margin=0.45, **changes) -> dict:
+    return {"accuracy": accuracy, "loss": loss, "steps": steps, "max_margin": margin, "solved": accuracy == 1 and loss < 0.05,
+            "settings": settings(**changes)}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "changes, words, absent",
+    [
+        ({}, ["seed 777", "full-batch SGD (lr 1)", "at most 10001 steps", "the loss below 0.05"], []),
+        ({"lr": 0.5}, ["(lr 0.5)"], ["(lr 1)"]),
+        ({"optimizer": "Adam", "lr": 0.01}, ["full-batch Adam (lr 0.01)"], ["SGD"]),
+        ({"seed": 3, "max_steps": 2000}, ["seed 3", "at most 2000 steps"], ["777", "10001"]),
+        ({"solved_below": 0.02}, ["the loss below 0.02"], ["0.05"]),
+        ({"architecture": "2-8-8-1"}, ["mlp2 2-8-8-1"], ["2-2-1"]),
+    ],
+)
+def test_the_grid_section_names_the_settings_the_runs_recorded(changes, words, absent):
+    results = {("mlp2", gate): run_metrics(**changes) for gate in ("and", "xor")}
+    text = "\n".join(report.grid_section(results, ["mlp2"], ["and", "xor"]))
+    for word in words:
+        assert word in text, (word, text)
+    for word in absent:
+        assert word not in text, (word, text)
+
+
+def test_runs_with_different_settings_are_named_with_each_value():
+    results = {("mlp2", "and"): run_metrics(lr=1.0), ("mlp2", "xor"): run_metrics(lr=3.0)}
+    assert "(lr 1 or 3)" in "\n".join(report.grid_section(results, ["mlp2"], ["and", "xor"]))
+
+
+def test_the_deep_net_section_takes_its_architecture_and_budget_from_the_runs():
+    results = {(f"deep-{a}", "xor"): run_metrics(architecture="2-64-32-1", max_steps=5000) for a in ("sigmoid", "tanh")}
+    text = "\n".join(report.activations_section(results, {"sigmoid": "deep-sigmoid", "tanh": "deep-tanh"}, "xor"))
+    assert "## A deep net, 2-64-32-1, on XOR for at most 5000 steps" in text
+    assert "2-64-32-16-1" not in text and "1000 steps" not in text
+
+
+def study(solved: int, seeds: int = 1000, first_seed: int = 0, threshold: float = 0.05, **changes) -> dict:
+    return {"solved": solved, "seeds": seeds, "first_seed": first_seed, "threshold": threshold,
+            "steps_to_100": {"median": 600, "p10": 400, "p90": 900} if solved else None,
+            "settings": {k: v for k, v in settings(**changes).items() if k != "seed"}}  # fmt: skip
+
+
+def test_the_study_section_counts_seeds_and_never_rounds_up_to_all():
+    studies = {("mlp2", "xor"): study(999), ("mlp2", "and"): study(1000), ("perceptron", "xor"): study(0), ("perceptron", "and"): study(1000)}
+    text = "\n".join(report.study_section(studies, ["perceptron", "mlp2"], ["and", "xor"]))
+    assert "| mlp2 | 1000/1000 (600) | 999/1000 (600) |" in text
+    assert "| perceptron | 1000/1000 (600) | 0/1000 |" in text
+    assert "100 %" not in text
+
+
+def test_the_study_section_names_its_seeds_rule_and_training():
+    studies = {("manual", "xnor"): study(150, seeds=200, first_seed=5000, threshold=0.02, lr=0.5, max_steps=3000)}
+    text = "\n".join(report.study_section(studies, ["manual"], ["xnor"]))
+    for words in ("Seeds 5000 to 5199", "(200 seeds)", "the loss below 0.02", "(lr 0.5)", "at most 3000 steps"):
+        assert words in text, words
+    assert "Seeds 0, 1, 2" not in text and "0.05" not in text
+
+
+def test_a_net_answering_one_half_everywhere_is_marked_not_scored():
+    undecided = run_metrics(accuracy=0.75, loss=0.6929, margin=0.004)
+    assert report.accuracy_cell(undecided) == "0.75*"
+    assert report.accuracy_cell(run_metrics(accuracy=0.75, loss=0.4, margin=0.3)) == "0.75"
+    assert report.undecided_note([undecided]) and not report.undecided_note([run_metrics()])
+
+
+@pytest.mark.parametrize(
+    "probs, targets, f1",
+    [
+        ([0.1, 0.2, 0.3, 0.4], [0, 0, 0, 0], None),  # f0000 learned: nothing is 1, nothing answered 1
+        ([0.5, 0.5, 0.5, 0.5], [0, 0, 0, 0], None),  # exactly 0.5 is answered 0 (the notes' y > 0.5)
+        ([0.9, 0.2, 0.3, 0.4], [0, 0, 0, 0], 0.0),  # a false positive: F1 is defined, and 0
+        ([0.1, 0.9, 0.9, 0.1], [0, 1, 1, 0], 1.0),
+    ],
+)
+def test_f1_is_undefined_when_nothing_is_or_is_answered_1(probs, targets, f1):
+    scores = score(torch.tensor(probs).unsqueeze(1), torch.tensor(targets, dtype=torch.float32).unsqueeze(1))
+    assert scores["f1"] == f1
+    assert scores["max_margin"] == pytest.approx(max(abs(p - 0.5) for p in probs))
+
+
+def test_the_study_times_only_its_solved_seeds():
+    """A seed that once answered every row right and then failed (or ended above the threshold) is
+    not in the median of 'steps to 100 %' over the solved seeds."""
+    first_correct = torch.tensor([100, 200, 300, 5000, 6000, -1])
+    # seeds 3 and 4 answered every row right once, but end wrong or above the threshold
+    final_loss = torch.tensor([0.01, 0.02, 0.03, 0.2, 0.35, math.log(2)])
+    final_correct = torch.tensor([True, True, True, True, False, False])
+    result = summarize_study("mlp2", "xor", range(6), 10001, 0.05, first_correct, final_loss, final_correct)
+    assert result["solved"] == 3 and result["per_seed"]["solved"] == [True, True, True, False, False, False]
+    # over the solved: 100, 200, 300 (over every seed that reached 100 %, the median would be 300)
+    assert result["steps_to_100"] == {"p10": 100, "median": 200, "p90": 200}
+
+
+def test_the_committed_metrics_and_study_use_one_definition_of_solved():
+    for path in (ROOT / "metrics").glob("*/*.json"):
+        m = json.loads(path.read_text())
+        assert m["solved"] == (m["accuracy"] == 1.0 and m["loss"] < 0.05), path
+    for path in (ROOT / "study").glob("*/*.json"):
+        s = json.loads(path.read_text())
+        assert s["threshold"] == 0.05 and s["solved"] == sum(s["per_seed"]["solved"]), path
+        for loss, ok in zip(s["per_seed"]["final_loss"], s["per_seed"]["solved"]):
+            assert not ok or loss < s["threshold"], path
+
+
+def test_a_report_from_runs_trained_by_hand_with_another_lr_says_so(tmp_path, data_dir):
+    """End to end: train with lr 0.5, evaluate, and the report says lr 0.5 (not the default 1)."""
+    out = run_cli("src/train.py", "--multirun", "model=perceptron", "data=and,xor", "optimizer.lr=0.5", "seed=5",
+                  f"paths.data_dir={data_dir}", f"hydra.sweep.dir={tmp_path}", "hydra.sweep.subdir=.",
+                  "trainer.enable_progress_bar=false")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    out = run_cli("src/evaluate.py", "--models", "perceptron", "--gates", "and,xor", "--data-dir", str(data_dir),
+                  "--models-dir", str(tmp_path / "models"), "--out-dir", str(tmp_path / "eval"))  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    text = (tmp_path / "eval/reports/summary.md").read_text()
+    assert "from seed 5: full-batch SGD (lr 0.5), at most 10001 steps" in text and "(lr 1)" not in text
+    assert (tmp_path / "eval/metrics/perceptron/xor.json").is_file()
