@@ -95,3 +95,54 @@ def test_manual_training_uses_neither_autograd_nor_torch_optim(tmp_path, monkeyp
     assert trainer.global_step == 120
     assert all(p.grad is None for p in model.parameters())  # autograd never filled a gradient
     assert any(not torch.equal(b.double(), p) for b, p in zip(before, model.parameters()))
+
+
+@pytest.mark.parametrize("hidden, activation", ARCHITECTURES)
+@pytest.mark.parametrize("gate", ["xor", "and"])
+def test_the_notes_rule_is_sgd_with_n_times_the_rate_on_weights_and_the_rate_on_biases(hidden, activation, gate):
+    """model=manual_lab, without its 1e-7, in float64: one step of the notes' rule equals one step of
+    autograd SGD on the mean BCE with learning rate 4·lr for the weights and lr for the biases."""
+    from gatelab.backprop import chain_rule, forward_with_cache
+
+    lr, rows = 0.7, 4
+    lab = ManualBackpropMLP(hidden, activation, lr=lr, rule="lab").double()
+    randomize(lab, seed=len(hidden) + len(gate) + 1)
+    with torch.no_grad():  # smaller weights: no output saturates to 0 or 1, where only autograd clamps
+        for p in lab.parameters():
+            p.mul_(0.25)
+    reference = ManualBackpropMLP(hidden, activation).double()
+    reference.load_state_dict(lab.state_dict())
+    x, y = (t.double() for t in truth_table(gate))
+
+    weights, biases = lab.layers()
+    cache = forward_with_cache(weights, biases, lab.activations, x)
+    assert ((cache[-1] > 1e-6) & (cache[-1] < 1 - 1e-6)).all()
+    with torch.no_grad():
+        for w, b, (d_w, d_b) in zip(weights, biases, chain_rule(weights, lab.activations, cache, y, rule="lab", lab_epsilon=0)):
+            w -= lr * d_w
+            b -= lr * d_b
+
+    ref_weights, ref_biases = reference.layers()
+    sgd = torch.optim.SGD([{"params": ref_weights, "lr": rows * lr}, {"params": ref_biases, "lr": lr}])
+    F.binary_cross_entropy(reference(x), y).backward()
+    sgd.step()
+    for mine, theirs in zip([*weights, *biases], [*ref_weights, *ref_biases]):
+        assert torch.allclose(mine, theirs, atol=1e-12, rtol=0)
+    # ... and it is not the exact gradient's step (which would take lr for both)
+    exact = ManualBackpropMLP(hidden, activation, lr=lr).double()
+    exact.load_state_dict(reference.state_dict())  # any weights: the two rules' gradients differ
+    grads = chain_rule(exact.layers()[0], exact.activations, exact.forward_with_cache(x), y)
+    lab_grads = chain_rule(exact.layers()[0], exact.activations, exact.forward_with_cache(x), y, rule="lab", lab_epsilon=0)
+    assert torch.allclose(lab_grads[-1][0], rows * grads[-1][0], atol=1e-12, rtol=0)
+    assert torch.allclose(lab_grads[-1][1], grads[-1][1], atol=1e-12, rtol=0)
+
+
+def test_manual_lab_trains_with_the_notes_rule_and_records_it(make_cfg):
+    from gatelab.metrics import load_network
+    from gatelab.training import train
+
+    lab = train(make_cfg("model=manual_lab", "data=xor", "callbacks=none", "trainer.max_steps=300"))
+    exact = train(make_cfg("model=manual", "data=xor", "callbacks=none", "trainer.max_steps=300"))
+    assert lab["loss"] != exact["loss"]  # same seed, same start: only the rule differs
+    _, checkpoint = load_network(lab["checkpoint"])
+    assert checkpoint["config"]["model"]["rule"] == "lab" and checkpoint["hyper_parameters"]["rule"] == "lab"

@@ -75,6 +75,7 @@ def committed_study(gate: str) -> dict:
     return json.loads((ROOT / "study/mlp4" / f"{gate}.json").read_text())
 
 
+@pytest.mark.slow
 def test_avx2_and_the_default_kernels_reproduce_the_committed_study_byte_for_byte(tmp_path, data_dir):
     """On an AVX-512 machine the default would be torch's AVX-512 kernels (and they do change
     mlp4's step counts, see kernels.py); pinned, both runs are the committed files exactly."""
@@ -97,6 +98,7 @@ FIRST_STEP_TOLERANCE = 150
 LOSS_TOLERANCE = 0.01
 
 
+@pytest.mark.slow
 def test_other_kernels_keep_every_verdict_and_move_step_counts_within_the_stated_tolerance(tmp_path, data_dir):
     # torch's scalar code and MKL's own choice: every kernel differs from the pinned ones.
     other = {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": None, "GATELAB_PIN_CPU_KERNELS": "0"}

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 
 from conftest import ROOT, files_under, git, make_clone, run
 
@@ -33,6 +34,7 @@ def test_the_committed_results_show_the_lesson():
             assert committed_metrics(model, gate)["accuracy"] == 1.0, (model, gate)
 
 
+@pytest.mark.slow
 def test_early_stopping_never_gives_up_on_a_run_the_full_budget_would_solve():
     """Each committed (early-stopped) accuracy equals the accuracy after the lab's full 10001
     steps. The full runs use the plain loop, which Lightning follows step for step
@@ -54,6 +56,7 @@ def test_early_stopping_never_gives_up_on_a_run_the_full_budget_would_solve():
                 assert committed_metrics("manual", gate)["accuracy"] == full_budget, ("manual", gate)
 
 
+@pytest.mark.slow
 def test_cold_repro_reproduces_the_committed_results_byte_for_byte(reproduced: Path):
     for generated in ("metrics", "plots", "dvclive", "study"):  # numbers, pictures, curves, seed study
         assert files_under(reproduced / generated) == files_under(ROOT / generated), generated
@@ -66,6 +69,7 @@ def test_cold_repro_reproduces_the_committed_results_byte_for_byte(reproduced: P
     assert summary["runs"] == 24 and len(summary["table"]) == 24
 
 
+@pytest.mark.slow
 def test_second_repro_runs_nothing(reproduced: Path):
     out = run(reproduced, "dvc", "repro").stdout
     assert "Running stage" not in out
@@ -77,6 +81,7 @@ def commit_all(repo: Path, message: str) -> None:
     git(repo, "commit", "--allow-empty", "-qm", message)  # empty when byte-identical
 
 
+@pytest.mark.slow
 def test_experiment_and_metrics_diff(reproduced: Path):
     commit_all(reproduced, "reproduced")
     run(reproduced, "dvc", "exp", "run", "-S", "seed_study.seeds=20")  # reruns only the study and the report
@@ -105,6 +110,7 @@ def values_of(tree, key: str) -> list:
     return []
 
 
+@pytest.mark.slow
 def test_repro_after_a_crash_completes_with_identical_results(tmp_path):
     repo = make_clone(tmp_path / "repo")
     bin_dir = str(Path(sys.executable).parent)

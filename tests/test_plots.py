@@ -179,6 +179,7 @@ def page(tmp_path: Path, scripts: list[str]) -> Path:
     return out / "index.html"
 
 
+@pytest.mark.slow
 def test_dvc_plots_show_draws_the_curves_in_headless_chromium(tmp_path):
     assert shutil.which("chromium") and BROWSER_LIBS.is_dir(), "run tests/browser/install.sh (Chromium and the plotting libraries)"
     libraries = [

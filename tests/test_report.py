@@ -126,6 +126,7 @@ def test_the_committed_metrics_and_study_use_one_definition_of_solved():
             assert not ok or loss < s["threshold"], path
 
 
+@pytest.mark.slow
 def test_a_report_from_runs_trained_by_hand_with_another_lr_says_so(tmp_path, data_dir):
     """End to end: train with lr 0.5, evaluate, and the report says lr 0.5 (not the default 1)."""
     out = run_cli("src/train.py", "--multirun", "model=perceptron", "data=and,xor", "optimizer.lr=0.5", "seed=5",

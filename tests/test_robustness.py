@@ -17,6 +17,8 @@ import torch
 
 from conftest import ROOT, cli_args, run_cli
 
+pytestmark = pytest.mark.slow  # every test here starts gatelab processes
+
 
 def assert_one_line_error(out: subprocess.CompletedProcess, fragment: str) -> None:
     assert out.returncode == 2, (out.returncode, out.stderr[-2000:])

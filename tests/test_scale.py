@@ -1,8 +1,11 @@
 """Scale-out through Lightning's own strategies: DDP on two CPU processes (gloo) trains correctly."""
 
+import pytest
 import torch
 
 from conftest import run_cli
+
+pytestmark = pytest.mark.slow  # every test here starts gatelab processes
 
 
 def test_ddp_on_two_cpu_processes_trains_like_one_process(tmp_path, data_dir):

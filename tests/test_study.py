@@ -74,6 +74,7 @@ def test_batched_training_follows_each_seeds_single_run(hidden, manual):
         assert study.first_correct[i] == first_correct, seed
 
 
+@pytest.mark.slow
 def test_the_study_command_reports_solve_rate_steps_and_failures(tmp_path, data_dir):
     out = run_cli(
         "src/study.py", "model=mlp2", "data=xor", "study.seeds=40", "trainer.max_steps=3000",
@@ -97,6 +98,7 @@ def test_the_study_command_reports_solve_rate_steps_and_failures(tmp_path, data_
     assert Image.open(tmp_path / "plots/study/mlp2/xor.png").size == (560, 208)
 
 
+@pytest.mark.slow
 def test_a_study_gives_single_runs_results_for_the_same_seeds(tmp_path, data_dir, make_cfg):
     """Through both commands: the study's per-seed final loss equals each seed's single run."""
     from gatelab.training import train
@@ -121,6 +123,7 @@ def test_a_study_gives_single_runs_results_for_the_same_seeds(tmp_path, data_dir
         ("study.seedz=3", "'study.seedz' is not a setting"),
     ],
 )
+@pytest.mark.slow
 def test_bad_study_settings_are_one_line(tmp_path, data_dir, override, fragment):
     out = run_cli("src/study.py", *override.split(), f"paths.data_dir={data_dir}", f"paths.out_dir={tmp_path}")
     assert out.returncode == 2 and fragment in out.stderr and len(out.stderr.strip().splitlines()) == 1

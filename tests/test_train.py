@@ -161,12 +161,13 @@ def test_manual_refuses_an_optimizer_it_does_not_implement(make_cfg):
 def test_help_lists_groups_and_options():
     out = run_cli("src/train.py", "--help")
     assert out.returncode == 0
-    assert "model: deep, manual, mlp2, mlp4, perceptron" in out.stdout
+    assert "model: deep, manual, manual_lab, mlp2, mlp4, perceptron" in out.stdout
     assert "data: and, gate, nand, nor, or, xnor, xor" in out.stdout
     assert "optimizer: adam, sgd" in out.stdout
     assert "max_steps: 10001" in out.stdout and "seed: 777" in out.stdout
 
 
+@pytest.mark.slow
 def test_default_run_trains_mlp2_on_xor_and_prints_a_summary(tmp_path, data_dir):
     out = run_cli("src/train.py", f"paths.data_dir={data_dir}", f"paths.models_dir={tmp_path}/models")
     assert out.returncode == 0, out.stderr
@@ -177,6 +178,7 @@ def test_default_run_trains_mlp2_on_xor_and_prints_a_summary(tmp_path, data_dir)
     assert not (ROOT / "outputs").exists() or not any((ROOT / "outputs").glob("20*"))  # no Hydra run dirs
 
 
+@pytest.mark.slow
 def test_gpu_request_without_a_gpu_is_one_clear_line(tmp_path, data_dir):
     out = run_cli(
         "src/train.py", "trainer.accelerator=gpu", f"paths.data_dir={data_dir}", f"paths.models_dir={tmp_path}",
@@ -190,6 +192,7 @@ def test_gpu_request_without_a_gpu_is_one_clear_line(tmp_path, data_dir):
     assert not any(tmp_path.rglob("*.ckpt"))
 
 
+@pytest.mark.slow
 def test_unknown_option_names_the_choices():
     out = run_cli("src/train.py", "model=mlp9")
     assert out.returncode != 0
@@ -197,6 +200,7 @@ def test_unknown_option_names_the_choices():
     assert "mlp9" in out.stderr and "perceptron" in out.stderr
 
 
+@pytest.mark.slow
 def test_runs_by_hand_each_get_a_folder_of_their_own_and_leave_the_repository_alone(tmp_path, data_dir):
     """A sweep of one model over two settings (the README's deep-net sweep, smaller): two folders,
     each with its checkpoint, its curves and its resolved config; nothing written elsewhere."""

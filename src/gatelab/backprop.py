@@ -11,8 +11,16 @@ only training differs. For layers k = 1..n with weights W_k, bias b_k and activa
                dL/dW_k = (dL/dz_k)ᵀ a_{k-1};   dL/db_k = Σ_rows dL/dz_k;   dL/da_{k-1} = dL/dz_k W_k
     update:    W_k -= lr · dL/dW_k;   b_k -= lr · dL/db_k
 
-This is the exact gradient of the mean BCE, so it equals autograd's. (The lab's notes sum the
-weight gradients over rows but average the bias gradients, which is not.)
+This is the exact gradient of the mean BCE, so it equals autograd's.
+
+``rule="lab"`` (``model=manual_lab``) is instead exactly the notes' hand-written rule::
+
+    d_ŷ = (ŷ - y) / (ŷ(1-ŷ) + 1e-7)          (per row: no 1/N)
+    d_W = Σ_rows ...  (as above);   d_b = mean_rows dL/dz
+
+Without the ``1e-7``, its weight gradient is N times the mean BCE's (the sum over the N rows) and
+its bias gradient is the mean BCE's: one step equals autograd SGD with learning rate N·lr for the
+weights and lr for the biases (``tests/test_backprop.py`` checks this to 1e-12 in float64).
 """
 
 from __future__ import annotations
@@ -70,23 +78,35 @@ def forward_with_cache(weights, biases, activations, x: torch.Tensor) -> list[to
     return cache
 
 
-def chain_rule(weights, activations, cache: list[torch.Tensor], y: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """``(dL/dW_k, dL/db_k)`` for each layer, input to output, by the chain rule."""
+RULES = ("exact", "lab")
+LAB_EPSILON = 1e-7  # the notes' guard against dividing by ŷ(1-ŷ) = 0
+
+
+def chain_rule(
+    weights, activations, cache: list[torch.Tensor], y: torch.Tensor, rule: str = "exact", lab_epsilon: float = LAB_EPSILON
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``(dL/dW_k, dL/db_k)`` for each layer, input to output, by the chain rule (``rule="lab"``:
+    the notes' rule, see the module docstring)."""
     y_hat = cache[-1]
-    rows = y_hat.shape[-2] * y_hat.shape[-1]  # the mean BCE averages over one network's outputs
-    d_a = (y_hat - y) / (y_hat * (1 - y_hat)).clamp_min(EPS) / rows  # dL/dŷ
+    if rule == "lab":
+        d_a = (y_hat - y) / (y_hat * (1 - y_hat) + lab_epsilon)  # the notes' d_ŷ, per row
+    else:
+        rows = y_hat.shape[-2] * y_hat.shape[-1]  # the mean BCE averages over one network's outputs
+        d_a = (y_hat - y) / (y_hat * (1 - y_hat)).clamp_min(EPS) / rows  # dL/dŷ
     grads = []
     for k in reversed(range(len(weights))):
         _, f_prime = activations[k]
         d_z = d_a * f_prime(cache[k + 1])  # through the activation
-        d_b = d_z.sum(dim=-2, keepdim=d_z.dim() == 3)  # stacked biases are [S, 1, out]
+        reduce = d_z.mean if rule == "lab" else d_z.sum  # the notes average the bias gradient over rows
+        d_b = reduce(dim=-2, keepdim=d_z.dim() == 3)  # stacked biases are [S, 1, out]
         grads.append((d_z.mT @ cache[k], d_b))  # the layer's weight and bias
         d_a = d_z @ weights[k]  # on to the layer below
     return grads[::-1]
 
 
 class ManualBackpropMLP(GateMLP):
-    """An MLP of any depth trained by the hand-written chain rule above (plain SGD, rate ``lr``)."""
+    """An MLP of any depth trained by the hand-written chain rule above (plain SGD, rate ``lr``);
+    ``rule="lab"`` is the notes' rule instead of the exact gradient."""
 
     def __init__(
         self,
@@ -96,12 +116,15 @@ class ManualBackpropMLP(GateMLP):
         optimizer: str = "sgd",
         steps_per_batch: int = 50,
         inputs: int = 2,
+        rule: str = "exact",
     ):
         if optimizer != "sgd":
             raise GatelabError(f"model=manual implements plain SGD by hand; use optimizer=sgd, not optimizer={optimizer}")
+        if rule not in RULES:
+            raise GatelabError(f"model.rule={rule!r} is unknown; choose one of {', '.join(RULES)}")
         hidden = check_hidden(hidden)  # a plain list before Lightning records the arguments
         super().__init__(hidden, activation, steps_per_batch=steps_per_batch, inputs=inputs)
-        self.lr = lr
+        self.lr, self.rule = lr, rule
         hidden_activation = ACTIVATION_AND_DERIVATIVE[activation]
         self.activations = [hidden_activation] * len(hidden) + [ACTIVATION_AND_DERIVATIVE["sigmoid"]]
 
@@ -113,7 +136,7 @@ class ManualBackpropMLP(GateMLP):
         return forward_with_cache(*self.layers(), self.activations, x)
 
     def gradients(self, cache: list[torch.Tensor], y: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        return chain_rule(self.layers()[0], self.activations, cache, y)
+        return chain_rule(self.layers()[0], self.activations, cache, y, rule=self.rule)
 
     @torch.no_grad()
     def optimization_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

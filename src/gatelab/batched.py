@@ -50,6 +50,7 @@ class SeedStudy(ManyStepsPerBatch):
         seeds: Sequence[int],
         optimizer: OptimizerFactory | None = None,
         manual_lr: float | None = None,
+        manual_rule: str = "exact",
         inputs: int = 2,
         steps_per_batch: int = 50,
         threshold: float = 0.05,
@@ -64,7 +65,7 @@ class SeedStudy(ManyStepsPerBatch):
         self.biases = nn.ParameterList(biases)
         n_layers = len(weights)
         self.activations = [ACTIVATION_AND_DERIVATIVE[activation]] * (n_layers - 1) + [ACTIVATION_AND_DERIVATIVE["sigmoid"]]
-        self.optimizer_factory, self.manual_lr = optimizer, manual_lr
+        self.optimizer_factory, self.manual_lr, self.manual_rule = optimizer, manual_lr, manual_rule
         self.steps_per_batch, self.threshold = steps_per_batch, threshold
         self.copies = len(seeds)
         self.register_buffer("first_correct", torch.full((self.copies,), NOT_YET))
@@ -110,7 +111,7 @@ class SeedStudy(ManyStepsPerBatch):
     def manual_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         weights, biases = list(self.weights), list(self.biases)
         cache = forward_with_cache(weights, biases, self.activations, x)
-        for w, b, (d_w, d_b) in zip(weights, biases, chain_rule(weights, self.activations, cache, y)):
+        for w, b, (d_w, d_b) in zip(weights, biases, chain_rule(weights, self.activations, cache, y, rule=self.manual_rule)):
             w -= self.manual_lr * d_w
             b -= self.manual_lr * d_b
         return cache[-1]

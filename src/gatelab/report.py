@@ -31,7 +31,8 @@ def settings_of(config: dict, inputs: int) -> dict:
     return {
         "architecture": "-".join(str(n) for n in [inputs, *model["hidden"], 1]),
         "activation": model["activation"],
-        "optimizer": "SGD" if manual else optimizer["_target_"].rsplit(".", 1)[-1],
+        "optimizer": ("SGD (the notes' rule)" if model.get("rule") == "lab" else "SGD") if manual
+        else optimizer["_target_"].rsplit(".", 1)[-1],
         "lr": optimizer["lr"],
         "max_steps": config["trainer"]["max_steps"],
         "solved_below": config["solved_below"],

@@ -55,6 +55,7 @@ def run_study(cfg: DictConfig) -> dict:
     model = SeedStudy(
         cfg.model.hidden, cfg.model.activation, seeds,
         optimizer=None if manual else instantiate(cfg.optimizer), manual_lr=cfg.optimizer.lr if manual else None,
+        manual_rule=cfg.model.get("rule", "exact"),
         inputs=datamodule.inputs, steps_per_batch=cfg.steps_per_batch, threshold=cfg.solved_below,
     )  # fmt: skip
     callbacks = instantiate_callbacks(cfg)
