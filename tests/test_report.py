@@ -11,6 +11,7 @@ import torch
 
 from conftest import ROOT, run_cli
 from gatelab import report
+from gatelab.gates import truth_table
 from gatelab.metrics import score
 from gatelab.study import summarize_study
 
@@ -59,7 +60,8 @@ def test_the_deep_net_section_takes_its_architecture_and_budget_from_the_runs():
 
 
 def study(solved: int, seeds: int = 1000, first_seed: int = 0, threshold: float = 0.05, **changes) -> dict:
-    return {"solved": solved, "seeds": seeds, "first_seed": first_seed, "threshold": threshold,
+    failures = {"plateau": seeds - solved, "other": 0, "merged": {}, "outputs_at_group_means": 0, "merged_total": 0}
+    return {"solved": solved, "seeds": seeds, "first_seed": first_seed, "threshold": threshold, "failures": failures,
             "steps_to_100": {"median": 600, "p10": 400, "p90": 900} if solved else None,
             "settings": {k: v for k, v in settings(**changes).items() if k != "seed"}}  # fmt: skip
 
@@ -77,7 +79,7 @@ def test_the_study_section_names_its_seeds_rule_and_training():
     text = "\n".join(report.study_section(studies, ["manual"], ["xnor"]))
     for words in ("Seeds 5000 to 5199", "(200 seeds)", "the loss below 0.02", "(lr 0.5)", "at most 3000 steps"):
         assert words in text, words
-    assert "Seeds 0, 1, 2" not in text and "0.05" not in text
+    assert "Seeds 0, 1, 2" not in text and "the loss below 0.05" not in text
 
 
 def test_a_net_answering_one_half_everywhere_is_marked_not_scored():
@@ -109,7 +111,9 @@ def test_the_study_times_only_its_solved_seeds():
     # seeds 3 and 4 answered every row right once, but end wrong or above the threshold
     final_loss = torch.tensor([0.01, 0.02, 0.03, 0.2, 0.35, math.log(2)])
     final_correct = torch.tensor([True, True, True, True, False, False])
-    result = summarize_study("mlp2", "xor", range(6), 10001, 0.05, first_correct, final_loss, final_correct)
+    x, y = truth_table("xor")
+    corners = (x, y, x.expand(6, 4, 2), torch.full((6, 4), 0.5))
+    result = summarize_study("mlp2", "xor", range(6), 10001, 0.05, first_correct, final_loss, final_correct, corners)
     assert result["solved"] == 3 and result["per_seed"]["solved"] == [True, True, True, False, False, False]
     # over the solved: 100, 200, 300 (over every seed that reached 100 %, the median would be 300)
     assert result["steps_to_100"] == {"p10": 100, "median": 200, "p90": 200}

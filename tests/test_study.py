@@ -87,7 +87,11 @@ def test_the_study_command_reports_solve_rate_steps_and_failures(tmp_path, data_
     assert result["solved"] == sum(per_seed["solved"]) and result["solve_rate"] == result["solved"] / 40
     assert 0 < result["solved"] < 40  # with the lab's settings some seeds of mlp2 miss XOR
     failures = [loss for loss, ok in zip(per_seed["final_loss"], per_seed["solved"]) if not ok]
-    assert result["failures"]["plateau"] + result["failures"]["local_minimum"] == len(failures)
+    counted = result["failures"]
+    assert counted["plateau"] + counted["other"] + sum(counted["merged"].values()) == len(failures)
+    assert [k is None for k in per_seed["failure"]] == per_seed["solved"]
+    assert counted["merged"]  # mlp2's failures on XOR merge two corners of different classes
+    assert "merged" in out.stdout and "local minimum" not in out.stdout
     reached = sorted(s for s in per_seed["first_correct"] if s >= 0)
     assert result["steps_to_100"]["median"] in reached and result["steps_to_100"]["p10"] <= result["steps_to_100"]["p90"]
     for loss, ok in zip(per_seed["final_loss"], per_seed["solved"]):

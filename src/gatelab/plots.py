@@ -100,8 +100,10 @@ def study_png(result: dict, path: str | Path) -> Path:
     when.set(title="solved seeds: first step with every row right", xlabel="step", ylabel="seeds")
     failed = [loss for loss, ok in zip(per_seed["final_loss"], per_seed["solved"]) if not ok]
     where.hist(failed, bins=30, range=(0, 0.8), color="#e45756")
-    where.axvline(math.log(2), color="black", linestyle="--", linewidth=1)
-    where.set(title=f"final loss of the {len(failed)} failures (ln 2 dashed)", xlabel="loss", ylabel="seeds")
+    for loss, label in ((math.log(2), "ln 2: 0.5 everywhere"), (math.log(2) / 2, "ln 2/2: one pair merged")):
+        where.axvline(loss, color="black", linestyle="--", linewidth=0.8)
+        where.text(loss, 0.97, f" {label}", transform=where.get_xaxis_transform(), fontsize=6, va="top")
+    where.set(title=f"final loss of the {len(failed)} failures", xlabel="loss", ylabel="seeds")
     for ax in (when, where):
         ax.title.set_fontsize(9)
         ax.tick_params(labelsize=7)

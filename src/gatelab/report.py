@@ -186,10 +186,37 @@ def study_section(studies: Results, models: Sequence[str], gates: Sequence[str])
             cells.append(f"{study['solved']}/{study['seeds']}{timing}")
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
     lines.append("")
+    lines += failures_table(studies, models, gates)
     for model in models:
         if (model, "xor") in studies:
             lines += [f"![{model} on xor, every seed](../plots/study/{model}/xor.png)", ""]
     return lines
+
+
+def failures_table(studies: Results, models: Sequence[str], gates: Sequence[str]) -> list[str]:
+    """Where the failed seeds end (gatelab.anatomy), for the gates where some seed failed."""
+    from gatelab.anatomy import AT_MEAN, MERGED, describe
+
+    failing = [g for g in gates if any(studies[m, g]["solved"] < studies[m, g]["seeds"] for m in models)]
+    if not failing:
+        return []
+    matched = sum(studies[m, g]["failures"]["outputs_at_group_means"] for m in models for g in failing)
+    merged = sum(studies[m, g]["failures"]["merged_total"] for m in models for g in failing)
+    lines = [
+        "Where the failures end. A net can only answer differently for inputs its last hidden layer keeps apart.",
+        "A failed seed has merged corners of different classes into one hidden point (no hidden unit tells them",
+        f"apart by more than {MERGED}), and there the output can only answer the mean of their targets (0.5 for a 0",
+        "and a 1). Merging all four corners is the ln 2 plateau. These are plateaus, not local minima: the 2-2-1 XOR",
+        "net has no local minima at finite weights (Hamey 1998; Sprinkhuizen-Kuyper & Boers 1999, for squared error).",
+        f"In {matched} of the {merged} failures that merged corners, each merged corner answers its group's mean target",
+        f"(within {AT_MEAN}).",
+        "",
+        "| model | " + " | ".join(failing) + " |",
+        "|---|" + "---|" * len(failing),
+    ]
+    for model in models:
+        lines.append(f"| {model} | " + " | ".join(describe(studies[model, g]["failures"]) for g in failing) + " |")
+    return [*lines, ""]
 
 
 def test_section(results: Results) -> list[str]:

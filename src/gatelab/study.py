@@ -5,18 +5,19 @@
   budget (the single run's rule, conf/config.yaml);
 - when each solved copy first answered every row right: median, 10th and 90th percentile, and a
   histogram;
-- where the failures end: still on the ln 2 plateau, or in a local minimum (final-loss histogram).
+- where the failures end: which corners the last hidden layer merged, or the ln 2 plateau
+  (gatelab.anatomy), and the final-loss histogram.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from gatelab.anatomy import classify_failures, describe
 from gatelab.config import check_config
 from gatelab.errors import GatelabError
 from gatelab.files import check_writable
@@ -24,8 +25,6 @@ from gatelab.metrics import write_json
 from gatelab.report import settings_of
 from gatelab.training import check_accelerator, instantiate_callbacks, quiet_lightning, resolved_config, shown_path
 
-LN2 = math.log(2)
-PLATEAU = 0.01  # a failure whose final loss is within this of ln 2 is still on the plateau
 
 
 def run_study(cfg: DictConfig) -> dict:
@@ -45,7 +44,7 @@ def run_study(cfg: DictConfig) -> dict:
     if manual and cfg.model.optimizer != "sgd":
         raise GatelabError(f"model=manual implements plain SGD by hand; use optimizer=sgd, not optimizer={cfg.model.optimizer}")
 
-    from gatelab.backprop import bce
+    from gatelab.backprop import bce, forward_with_cache
     from gatelab.batched import SeedStudy
 
     quiet_lightning()
@@ -68,9 +67,13 @@ def run_study(cfg: DictConfig) -> dict:
         y_hat = model(x)
         final_loss = bce(y_hat, y)
         final_correct = ((y_hat > 0.5) == (y > 0.5)).all(dim=1).flatten()
+        # The truth table's corners as each copy's last hidden layer sees them (the anatomy of failures).
+        cache = forward_with_cache(list(model.weights), list(model.biases), model.activations, datamodule.x)
+        hidden = cache[-2].expand(model.copies, *cache[-2].shape[-2:])  # no hidden layer: the inputs
     result = summarize_study(
         name=cfg.name, gate=cfg.data.gate, seeds=seeds, steps=trainer.global_step, threshold=cfg.solved_below,
         first_correct=model.first_correct.cpu(), final_loss=final_loss, final_correct=final_correct,
+        corners=(datamodule.x, datamodule.y, hidden, cache[-1][..., 0]),
     )  # fmt: skip
     # What ran, for the report. (Not `seed`: the copies' seeds are first_seed.. above.)
     result["settings"] = {k: v for k, v in settings_of(resolved_config(cfg), datamodule.inputs).items() if k != "seed"}
@@ -91,10 +94,13 @@ def quantiles(values: torch.Tensor) -> dict | None:
 def summarize_study(
     name: str, gate: str, seeds: range, steps: int, threshold: float,
     first_correct: torch.Tensor, final_loss: torch.Tensor, final_correct: torch.Tensor,
+    corners: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
 ) -> dict:  # fmt: skip
+    """``corners``: the truth table ``(x, y)``, and each copy's last hidden layer ``[S, rows, units]``
+    and output ``[S, rows]`` on it."""
     solved = final_correct & (final_loss < threshold)
-    failed_loss = final_loss[~solved]
-    on_plateau = (failed_loss - LN2).abs() < PLATEAU
+    x, y, hidden, outputs = corners
+    kinds, failures = classify_failures(hidden, outputs, x, y, final_loss, ~solved)
     return {
         "model": name,
         "gate": gate,
@@ -105,11 +111,12 @@ def summarize_study(
         "solve_rate": round(solved.float().mean().item(), 6),
         "threshold": threshold,  # solved: every row right and the final loss below this
         "steps_to_100": quantiles(first_correct[solved]),  # over the solved copies
-        "failures": {"plateau": int(on_plateau.sum()), "local_minimum": int((~on_plateau).sum())},
+        "failures": failures,  # where the failed copies end (gatelab.anatomy)
         "per_seed": {
             "first_correct": first_correct.tolist(),  # -1: never
             "final_loss": [round(v, 6) for v in final_loss.tolist()],
             "solved": solved.tolist(),
+            "failure": kinds,  # null: solved
         },
     }
 
@@ -122,7 +129,12 @@ def format_study(result: dict) -> str:
         else ""
     )
     failures = result["failures"]
+    means = (
+        f" (merged corners answer their mean target in {failures['outputs_at_group_means']} of {failures['merged_total']})"
+        if failures["merged_total"]
+        else ""
+    )
     return (
         f"{result['model']} on {result['gate']}: {result['solved']}/{result['seeds']} seeds solve it{timing}; "
-        f"failures: {failures['plateau']} on the ln 2 plateau, {failures['local_minimum']} elsewhere -> {result['json']}"
+        f"failures: {describe(failures)}{means} -> {result['json']}"
     )

@@ -1,0 +1,105 @@
+"""Why a seed fails: which corners its last hidden layer merged.
+
+A net can only answer differently for two inputs that its last hidden layer maps to different
+points. A failed 2-2-1 net on XOR has mapped corners of different classes onto (nearly) the same
+hidden point; the output can then only answer the mean of those corners' targets (0.5 for a 0 and
+a 1, so the loss is ln 2 / 2 when one such pair merged). Over mlp2's 1000 seeds on XOR, 116 of
+the 122 failures merged one such pair, 5 three corners and 1 all four.
+Merging all four corners is the ln 2 plateau itself: 0.5 everywhere. For the 2-2-1 XOR net with
+squared error there are no local minima at finite weights (Hamey 1998, Neural Networks 11;
+Sprinkhuizen-Kuyper & Boers 1999): such runs sit on plateaus where hidden units saturate, a minimum
+only at infinite weights, which in float32 is as good as a trap. (No such proof is known for BCE.)
+
+``classify_failures`` turns each failed copy's end state into one of:
+- ``"plateau"``: every corner merged, or (no hidden layer to merge them: the perceptron) a loss
+  within ``PLATEAU`` of ln 2: it answers 0.5 everywhere;
+- ``"01+11"`` (and so on): these corners of different classes merged, the rest kept apart;
+  several such groups are joined by ``" / "``;
+- ``"other"``: neither (for example a run that was still learning when the budget ran out).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import torch
+
+LN2 = math.log(2)
+PLATEAU = 0.01  # a loss within this of ln 2: answering 0.5 everywhere
+MERGED = 0.05  # two corners are merged when no hidden unit tells them apart by more than this
+AT_MEAN = 0.05  # a merged group's outputs "are the mean of its targets" within this
+
+
+def merged_groups(hidden: torch.Tensor, tolerance: float = MERGED) -> list[list[int]]:
+    """Rows of ``hidden`` (``[rows, units]``) that lie within ``tolerance`` of each other in every
+    unit, as groups (connected: a chain of close points is one group), each sorted, in row order."""
+    rows = len(hidden)
+    close = (hidden[:, None, :] - hidden[None, :, :]).abs().amax(dim=-1) <= tolerance
+    group = list(range(rows))
+    for i in range(rows):
+        for j in range(i + 1, rows):
+            if close[i, j]:  # join j's group into i's
+                old, new = group[j], group[i]
+                group = [new if g == old else g for g in group]
+    found: dict[int, list[int]] = {}
+    for row, g in enumerate(group):
+        found.setdefault(g, []).append(row)
+    return list(found.values())
+
+
+def classify(
+    hidden: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor, loss: float, names: list[str]
+) -> tuple[str, bool | None]:
+    """One failed copy: its kind (see the module docstring), and whether each merged group's outputs
+    equal the mean of the group's targets (None when nothing of different classes merged)."""
+    groups = merged_groups(hidden)
+    mixed = [g for g in groups if len({float(targets[r]) for r in g}) > 1]
+    if mixed:
+        at_mean = all(abs(float(outputs[r]) - float(targets[g].mean())) <= AT_MEAN for g in mixed for r in g)
+        if len(mixed) == 1 and len(mixed[0]) == len(names):
+            return "plateau", at_mean
+        return " / ".join("+".join(names[r] for r in g) for g in mixed), at_mean
+    if abs(loss - LN2) < PLATEAU:
+        return "plateau", None
+    return "other", None
+
+
+def row_names(x: torch.Tensor) -> list[str]:
+    """A truth-table row by its inputs: ``01`` is x1=0, x2=1."""
+    return ["".join(str(int(round(float(v)))) for v in row) for row in x]
+
+
+def classify_failures(
+    hidden: torch.Tensor, outputs: torch.Tensor, x: torch.Tensor, y: torch.Tensor, final_loss: torch.Tensor, failed: torch.Tensor
+) -> tuple[list[str | None], dict]:
+    """Each copy's failure kind (None: solved) and the counts. ``hidden``: ``[S, rows, units]``, the last
+    hidden layer on the truth table ``x`` (the inputs themselves for a net without one); ``outputs``:
+    ``[S, rows]``; ``y``: ``[rows, 1]``; ``final_loss``, ``failed``: ``[S]``."""
+    names, targets = row_names(x), y.flatten()
+    kinds: list[str | None] = []
+    at_mean = Counter()
+    for s in range(len(failed)):
+        if not failed[s]:
+            kinds.append(None)
+            continue
+        kind, matches = classify(hidden[s], outputs[s], targets, float(final_loss[s]), names)
+        kinds.append(kind)
+        if matches is not None:
+            at_mean[matches] += 1
+    counts = Counter(k for k in kinds if k is not None)
+    return kinds, {
+        "plateau": counts.pop("plateau", 0),
+        "other": counts.pop("other", 0),
+        "merged": dict(sorted(counts.items())),  # corners of different classes merged in the hidden layer
+        "outputs_at_group_means": at_mean[True],  # of the failures that merged corners (plateau included)
+        "merged_total": at_mean[True] + at_mean[False],
+    }
+
+
+def describe(failures: dict) -> str:
+    """``1 on the ln 2 plateau, 56 with 01+11 merged, ...``: the study's printed line and the report."""
+    parts = [f"{failures['plateau']} on the ln 2 plateau"] if failures["plateau"] else []
+    parts += [f"{n} with {kind} merged" for kind, n in sorted(failures["merged"].items(), key=lambda kv: (-kv[1], kv[0]))]
+    parts += [f"{failures['other']} other"] if failures["other"] else []
+    return ", ".join(parts) or "none"
