@@ -23,6 +23,9 @@ def parse_args():
     parser.add_argument("--gates", required=True, help="comma-separated gate names, e.g. and,or,xor")
     parser.add_argument("--sixteen", help="the run 'sixteen': the perceptron on these function codes, e.g. f0000,f0001")
     parser.add_argument("--activations", nargs="*", default=[], help="the runs deep-<activation> on XOR")
+    parser.add_argument("--deep_budgets", nargs="*", type=int, default=[],
+                        help="the deep sigmoid net's seed studies: study/deep-sigmoid-<budget>steps/xor.json")  # fmt: skip
+    parser.add_argument("--deep_seeds", type=int, help="(their number of seeds: the report reads it from the studies)")
     parser.add_argument("--study-dir", help="the seed study's results (study/<model>/<gate>.json), for the report")
     parser.add_argument("--data-dir", default="data")
     parser.add_argument("--models-dir", default="models")
@@ -93,6 +96,9 @@ def main() -> None:
             title = f"{net['architecture']} on XOR, at most {net['max_steps']} steps, by hidden activation"
             plots.boundary_grid(deep, ["deep"], list(deep_runs), title, f"{args.plots_dir}/activations.png")
             sections.append(report.activations_section(described, deep_runs, "xor"))
+        if args.study_dir and args.deep_budgets:
+            deep_studies = {b: read_json(f"{args.study_dir}/deep-sigmoid-{b}steps/xor.json") for b in args.deep_budgets}
+            sections.append(report.deep_study_section(deep_studies))
         if args.study_dir:
             studies = {(m, g): read_json(f"{args.study_dir}/{m}/{g}.json") for m in args.models for g in gates}
             sections.append(report.study_section(studies, args.models, gates))

@@ -79,7 +79,8 @@ def test_every_stage_depends_on_every_value_of_its_config_files():
         for path, keys in params_of(stage).items():
             if not path.startswith("conf/") or not keys:
                 continue  # a whole file: every value
-            assert (name, path) == ("study", "conf/config.yaml"), f"{name} depends on only some keys of {path}"
+            runs_study = shlex.split(stage.cmd)[1] == "src/study.py"
+            assert runs_study and path == "conf/config.yaml", f"{name} depends on only some keys of {path}"
             assert set(keys) == config_keys - NOT_READ_BY_STUDY, keys
 
 
@@ -103,7 +104,9 @@ def test_every_stage_depends_on_the_code_it_runs():
 TRAIN_MODELS = {"train@perceptron", "train@mlp2", "train@mlp4", "train@manual"}
 DEEP = {"train-deep@sigmoid", "train-deep@tanh", "train-deep@relu"}
 TRAINING = TRAIN_MODELS | DEEP | {"train-sixteen"}
-EVERY_TRAINING = TRAINING | {"study"}
+DEEP_STUDIES = {"study-deep@1000", "study-deep@10001"}
+STUDIES = {"study"} | DEEP_STUDIES
+EVERY_TRAINING = TRAINING | STUDIES
 NOTHING: set[str] = set()
 
 
@@ -122,8 +125,8 @@ def append(line: str):
 EDITS = [
     # (what, file, edit, the stages `dvc status` must name)
     ("the defaults list picks another optimizer", "conf/config.yaml", replace("- optimizer: sgd", "- optimizer: adam"), EVERY_TRAINING),
-    ("noisy data for the XOR group", "conf/data/xor.yaml", append("noise: 0.2\nsamples_per_corner: 20"), TRAIN_MODELS | DEEP | {"study"}),
-    ("the study's entry point", "src/study.py", append("STUDY_EDITED = True"), {"study"}),
+    ("noisy data for the XOR group", "conf/data/xor.yaml", append("noise: 0.2\nsamples_per_corner: 20"), TRAIN_MODELS | DEEP | STUDIES),
+    ("the study's entry point", "src/study.py", append("STUDY_EDITED = True"), STUDIES),
     ("the training entry point", "src/train.py", append("TRAIN_EDITED = True"), TRAINING),
     ("the evaluation entry point", "src/evaluate.py", append("EVALUATE_EDITED = True"), {"evaluate"}),
     ("the library", "src/gatelab/report.py", append("REPORT_EDITED = True"), EVERY_TRAINING | {"evaluate"}),
@@ -134,7 +137,7 @@ EDITS = [
     ("a comment in a model", "conf/model/mlp4.yaml", append("# a comment changes no value"), NOTHING),
     ("a comment in the main config", "conf/config.yaml", replace("# the lab's torch.manual_seed(777)", "# the lab's seed"), NOTHING),
     ("a model's layers", "conf/model/mlp4.yaml", replace("hidden: [10, 10, 10]", "hidden: [10, 10]"), {"train@mlp4", "study"}),
-    ("the deep net's layers", "conf/model/deep.yaml", replace("hidden: [64, 32, 16]", "hidden: [64, 32]"), DEEP),
+    ("the deep net's layers", "conf/model/deep.yaml", replace("hidden: [64, 32, 16]", "hidden: [64, 32]"), DEEP | DEEP_STUDIES),
     ("the perceptron", "conf/model/perceptron.yaml", replace("activation: sigmoid", "activation: tanh"),
      {"train@perceptron", "train-sixteen", "study"}),
     ("the seed", "conf/config.yaml", replace("seed: 777", "seed: 778"), TRAINING),
@@ -144,7 +147,7 @@ EDITS = [
     ("early stopping", "conf/callbacks/default.yaml", replace("patience: 10", "patience: 20"), TRAINING),
     ("the step budget", "conf/trainer/default.yaml", replace("max_steps: 10001", "max_steps: 5001"), EVERY_TRAINING),
     ("every gate's data settings", "conf/data/gate.yaml", replace("split_seed: 0", "split_seed: 1"), EVERY_TRAINING),
-    ("the study's seeds", "conf/study.yaml", replace("first_seed: 0", "first_seed: 100"), {"study"}),
+    ("the study's seeds", "conf/study.yaml", replace("first_seed: 0", "first_seed: 100"), STUDIES),
     ("a logger not in use", "conf/logger/csv.yaml", append("flush_logs_every_n_steps: 10"), NOTHING),
     ("the curves' logger", "conf/logger/dvclive.yaml", replace("report: null", "report: md"), TRAINING),
     ("where runs by hand go", "conf/paths/run.yaml", replace("runs/${now:%Y-%m-%d}/", "my-runs/${now:%Y-%m-%d}/"), NOTHING),
@@ -152,6 +155,7 @@ EDITS = [
     ("the study's size", "params.yaml", replace("seeds: 100", "seeds: 50"), {"study"}),
     ("the gates", "params.yaml", replace("gates: and,or,nand,nor,xor,xnor", "gates: and,or,xor"),
      TRAIN_MODELS | {"study", "evaluate"}),
+    ("the deep net's study", "params.yaml", replace("deep_seeds: 20", "deep_seeds: 10"), DEEP_STUDIES | {"evaluate"}),
     ("the sixteen functions' list", "params.yaml", replace("f0000,f0001,", "f0001,"), {"train-sixteen", "evaluate"}),
 ]  # fmt: skip
 

@@ -143,3 +143,26 @@ def test_a_report_from_runs_trained_by_hand_with_another_lr_says_so(tmp_path, da
     text = (tmp_path / "eval/reports/summary.md").read_text()
     assert "from seed 5: full-batch SGD (lr 0.5), at most 10001 steps" in text and "(lr 1)" not in text
     assert (tmp_path / "eval/metrics/perceptron/xor.json").is_file()
+
+
+def deep_study(budget: int, solved: int, median: int | None) -> dict:
+    result = study(solved, seeds=20, architecture="2-64-32-16-1", max_steps=budget)
+    result["steps_to_100"] = {"median": median, "p10": median, "p90": median} if median else None
+    return result
+
+
+@pytest.mark.parametrize(
+    "studies, verdict",
+    [
+        ({1000: deep_study(1000, 0, None), 10001: deep_study(10001, 20, 3487)},
+         "With 10001 steps 20 of 20 seeds solve it, after 3487 steps (median): the net does not fail"),
+        ({1000: deep_study(1000, 0, None), 5000: deep_study(5000, 0, None)},
+         "More steps do not help: 0 of 20 seeds solve it with 5000 steps."),
+    ],
+)  # fmt: skip
+def test_the_deep_net_claim_is_judged_by_the_studies_at_each_budget(studies, verdict):
+    text = "\n".join(report.deep_study_section(studies))
+    assert verdict in text
+    assert "does the 2-64-32-16-1 sigmoid net fail XOR?" in text
+    for budget, s in studies.items():
+        assert f"| {budget} | {s['solved']}/20 |" in text

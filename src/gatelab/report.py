@@ -160,6 +160,43 @@ def activations_section(results: Results, runs: dict[str, str], gate: str) -> li
     return [*lines, "", *undecided_note(metrics)]
 
 
+def deep_study_section(studies: dict[int, dict]) -> list[str]:
+    """``studies[budget]``: the deep sigmoid net's seed study on XOR with that step budget."""
+    budgets = sorted(studies)
+    first = studies[budgets[0]]
+    settings = first["settings"]
+    lines = [
+        f"### The notes' claim, tested: does the {settings['architecture']} sigmoid net fail XOR?",
+        "",
+        f"Seeds {first['first_seed']} to {first['first_seed'] + first['seeds'] - 1} of it "
+        f"({settings['activation']} everywhere, full-batch {settings['optimizer']}, lr {number(settings['lr'])}), "
+        "trained with each step budget:",
+        "",
+        "| step budget | seeds that solve XOR | median step at which the solved first answer every row right | failures |",
+        "|---:|---:|---:|---|",
+    ]
+    for budget in budgets:
+        study = studies[budget]
+        timing = study["steps_to_100"]["median"] if study["steps_to_100"] else "-"
+        lines.append(f"| {budget} | {study['solved']}/{study['seeds']} | {timing} | {describe_failures(study)} |")
+    short, long = studies[budgets[0]], studies[budgets[-1]]
+    if long["solved"] > short["solved"] and long["steps_to_100"]:
+        verdict = (
+            f"With {budgets[-1]} steps {long['solved']} of {long['seeds']} seeds solve it, after "
+            f"{long['steps_to_100']['median']} steps (median): the net does not fail, it sits on the ln 2 plateau "
+            f"for longer than the notes' {budgets[0]} steps."
+        )
+    else:
+        verdict = f"More steps do not help: {long['solved']} of {long['seeds']} seeds solve it with {budgets[-1]} steps."
+    return [*lines, "", verdict, ""]
+
+
+def describe_failures(study: dict) -> str:
+    from gatelab.anatomy import describe
+
+    return describe(study["failures"])
+
+
 def study_section(studies: Results, models: Sequence[str], gates: Sequence[str]) -> list[str]:
     """``studies[model, gate]``: the seed study's summary (gatelab.study)."""
     every = list(studies.values())
