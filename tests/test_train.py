@@ -50,7 +50,7 @@ def test_overrides_reach_the_run(make_cfg):
     wide = train(make_cfg("trainer.max_steps=100", "model.hidden=[8,8]", "model.activation=tanh"))
     ckpt = torch.load(wide["checkpoint"], weights_only=True)
     assert ckpt["hyper_parameters"] == {
-        "hidden": [8, 8], "activation": "tanh", "steps_per_batch": 50, "inputs": 2,
+        "hidden": [8, 8], "activation": "tanh", "steps_per_batch": 50, "inputs": 2, "log_grad_norms": False,
         "optimizer": {"name": "SGD", "lr": 1.0},
     }  # fmt: skip
     assert [tuple(w.shape) for k, w in ckpt["state_dict"].items() if k.endswith("weight")] == [(8, 2), (8, 8), (1, 8)]
@@ -85,7 +85,7 @@ def test_csv_logger_records_the_curves(make_cfg, tmp_path):
 
     result = train(make_cfg("logger=csv", "model=perceptron", "data=xor", "trainer.max_steps=300", "callbacks=none"))
     rows = list(csv.DictReader((tmp_path / "logs/perceptron/xor/metrics.csv").open()))
-    assert [int(r["step"]) for r in rows] == [100, 200, 300]  # once per epoch, against optimizer steps
+    assert [int(r["step"]) for r in rows] == [0, 100, 200, 300]  # the start, then once per epoch
     assert float(rows[-1]["train/loss"]) == pytest.approx(0.6931, abs=1e-3) and result["steps"] == 300
 
 
@@ -106,8 +106,17 @@ def test_dvclive_records_the_curves_and_leaves_git_alone(make_cfg, tmp_path):
     run = tmp_path / "dvclive/perceptron/xor"
     for metric in ("loss", "acc"):
         rows = list(csv.DictReader((run / f"plots/metrics/train/{metric}.tsv").open(), delimiter="\t"))
-        assert [int(r["step"]) for r in rows] == [100, 200, 300]  # once per epoch, against optimizer steps
+        assert [int(r["step"]) for r in rows] == [0, 100, 200, 300]  # the start, then once per epoch
     assert float(rows[-1]["acc"]) <= 0.75
+    from gatelab.gates import truth_table
+    from gatelab.reference import train_plain
+
+    x, y = truth_table("xor")
+    untrained, _ = train_plain(x, y, [], seed=777, steps=0)  # the lab's initial weights
+    with torch.no_grad():
+        initial_loss = torch.nn.functional.binary_cross_entropy(untrained(x), y).item()
+    first = next(csv.DictReader((run / "plots/metrics/train/loss.tsv").open(), delimiter="\t"))
+    assert float(first["loss"]) == pytest.approx(initial_loss, abs=1e-6)
     assert json.loads((run / "metrics.json").read_text())["step"] == 300
     assert git_state() == before
 
@@ -223,3 +232,18 @@ def test_runs_by_hand_each_get_a_folder_of_their_own_and_leave_the_repository_al
     checkpoint = torch.load(folders[1] / "models/perceptron/xor.ckpt", weights_only=True)
     assert checkpoint["config"]["model"]["activation"] == "tanh" and checkpoint["config"]["seed"] == 777
     assert subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout == before
+
+
+def test_the_deep_net_logs_each_layers_gradient_norm(make_cfg, tmp_path):
+    """conf/model/deep.yaml: log_grad_norms, one curve per layer (the notes' vanishing-gradient claim)."""
+    from gatelab.training import train
+
+    train(make_cfg("model=deep", "data=xor", "trainer.max_steps=300", "callbacks=none"))
+    curves = tmp_path / "dvclive/deep/xor/plots/metrics/grad_norm"
+    assert sorted(p.name for p in curves.iterdir()) == [f"layer{k}.tsv" for k in (1, 2, 3, 4)]
+    for k in (1, 2, 3, 4):
+        rows = list(csv.DictReader((curves / f"layer{k}.tsv").open(), delimiter="\t"))
+        assert [int(r["step"]) for r in rows] == [100, 200, 300] and all(float(r[f"layer{k}"]) > 0 for r in rows)
+    assert not (tmp_path / "dvclive/mlp2").exists()
+    train(make_cfg("model=mlp2", "data=xor", "trainer.max_steps=100", "callbacks=none"))
+    assert not (tmp_path / "dvclive/mlp2/xor/plots/metrics/grad_norm").exists()  # off by default

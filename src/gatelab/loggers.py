@@ -20,4 +20,6 @@ class EpochDVCLiveLogger(DVCLiveLogger):
     """
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None, sync: bool | None = False) -> None:
+        if step == 0:  # dvclive reads step 0 as "no step" (`if step:`) and would log at its step + 1
+            self.experiment.step = -1
         FabricDVCLiveLogger.log_metrics(self, metrics, step, sync=False)  # skips the stack inspection too

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torchmetrics.functional.classification import binary_accuracy
 
 from gatelab.errors import Diverged, GatelabError
-from gatelab.network import ACTIVATIONS, build_mlp
+from gatelab.network import ACTIVATIONS, build_mlp, linear_layers
 
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
 
@@ -59,6 +59,7 @@ class GateMLP(ManyStepsPerBatch):
         optimizer: OptimizerFactory | None = None,
         steps_per_batch: int = 50,
         inputs: int = 2,
+        log_grad_norms: bool = False,
     ):
         super().__init__()
         self.automatic_optimization = False  # we take steps_per_batch optimizer steps per batch
@@ -73,9 +74,10 @@ class GateMLP(ManyStepsPerBatch):
         if hasattr(optimizer, "func"):  # Hydra's partial: record how the model was trained
             self.hparams.optimizer = {"name": optimizer.func.__name__, **optimizer.keywords}
         self.optimizer_factory = optimizer
-        self.steps_per_batch = steps_per_batch
+        self.steps_per_batch, self.log_grad_norms = steps_per_batch, log_grad_norms
         self.net = build_mlp(hidden, activation, in_features=inputs)
         self._last_step: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        self._grad_norms: list[torch.Tensor] = []
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Probability that the gate outputs 1, shape ``[batch, 1]``."""
@@ -87,6 +89,8 @@ class GateMLP(ManyStepsPerBatch):
             loss, y_hat = self.optimization_step(x, y)
             self.count_step()
         self.remember(loss, y_hat, y)
+        if self.log_grad_norms:  # the batch's last step's weight gradients (gone by the epoch's end)
+            self._grad_norms = [layer.weight.grad.norm() for layer in linear_layers(self.net) if layer.weight.grad is not None]
 
     def optimization_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One full-batch step of the lab's loop; returns the loss before it and the outputs."""
@@ -109,6 +113,17 @@ class GateMLP(ManyStepsPerBatch):
         """Keep the step's results for the epoch-end log (logging each step would cost ~1 ms)."""
         self._last_step = (loss.detach(), y_hat.detach(), y)
 
+    def on_train_start(self) -> None:
+        """The curves start at step 0: the untrained net's loss and accuracy (not on resuming)."""
+        if self.global_step > 0 or not self.loggers:
+            return
+        x, y = (t.to(self.device) for t in self.trainer.datamodule.train_set)
+        with torch.no_grad():
+            y_hat = self(x)
+            metrics = {"train/loss": F.binary_cross_entropy(y_hat, y).item(), "train/acc": binary_accuracy(y_hat, y).item()}
+        for logger in self.loggers:
+            logger.log_metrics(metrics, step=0)
+
     def on_train_epoch_end(self) -> None:
         loss, y_hat, y = self._last_step
         # Logged once per epoch of steps_per_epoch steps; EarlyStopping reads train/loss after this hook.
@@ -116,6 +131,9 @@ class GateMLP(ManyStepsPerBatch):
         sync = self.trainer.world_size > 1
         self.log("train/loss", loss, prog_bar=True, sync_dist=sync)
         self.log("train/acc", binary_accuracy(y_hat, y), prog_bar=True, sync_dist=sync)
+        # Each layer's weight-gradient norm at the epoch's last step (hand-written backprop keeps none).
+        for k, norm in enumerate(self._grad_norms if self.log_grad_norms else [], start=1):
+            self.log(f"grad_norm/layer{k}", norm, sync_dist=sync)
         if self.loggers:  # their x-axis: optimizer steps (Lightning's default counts batches)
             self.log("step", float(self.global_step), sync_dist=sync)
 
