@@ -78,7 +78,7 @@ def test_hyperparameters_are_plain_values():
     from gatelab.backprop import ManualBackpropMLP
 
     model = GateMLP(ListConfig([3, 4]), "tanh", optimizer=lambda p: torch.optim.SGD(p, lr=0.1), inputs=3)
-    assert dict(model.hparams) == {"hidden": [3, 4], "activation": "tanh", "steps_per_batch": 50, "inputs": 3}
+    assert dict(model.hparams) == {"hidden": [3, 4], "activation": "tanh", "steps_per_batch": 50, "inputs": 3, "log_grad_norms": False}
     manual = ManualBackpropMLP(ListConfig([2]))
     for hparams in (model.hparams, model.hparams_initial, manual.hparams, manual.hparams_initial):
         assert type(hparams["hidden"]) is list
