@@ -123,7 +123,9 @@ def git(repo: Path, *args: str) -> str:
     return run(repo, "git", *args).stdout
 
 
-def run(repo: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
+def run(repo: Path, *cmd: str, check: bool = True, capture: bool = True) -> subprocess.CompletedProcess:
+    """``cmd`` in ``repo`` with this venv's `python` and `dvc`. ``capture=False`` for a command that
+    leaves daemons behind (`dvc queue start`): they would hold a captured output open, and us waiting."""
     bin_dir = str(Path(sys.executable).parent)  # the stages' `python` and `dvc` are this venv's
     env = {
         **os.environ,
@@ -132,7 +134,9 @@ def run(repo: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProces
         "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
         "DVC_NO_ANALYTICS": "1",
     }  # fmt: skip
-    out = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=1200)
+    streams = {"capture_output": True} if capture else {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    out = subprocess.run(cmd, cwd=repo, env=env, text=True, timeout=1200, **streams)
+    out.stdout, out.stderr = out.stdout or "", out.stderr or ""
     if check and out.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} exited {out.returncode}:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
     return out

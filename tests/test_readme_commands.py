@@ -87,15 +87,17 @@ def run_in_order(reproduced: Path, clean: tuple) -> None:
     for command in readme_commands():
         if any(skipped in command for skipped in NOT_RUN):
             continue
-        out = run(reproduced, "bash", "-c", command, check=False)
+        daemons = command.startswith("dvc queue start")  # its workers outlive it
+        out = run(reproduced, "bash", "-c", command, check=False, capture=not daemons)
         expected_error = next((e for pattern, e in EXPECTED_ERRORS.items() if pattern in command), None)
         if expected_error and out.returncode != 0:
             assert out.returncode == 2 and expected_error in out.stderr, (command, out.stderr[-2000:])
             assert len(out.stderr.strip().splitlines()) == 1, (command, out.stderr)
         else:
             assert out.returncode == 0, f"{command}\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}"
-        if command.startswith("dvc queue start"):
+        if daemons:
             wait_for_the_queue(reproduced)
+            run(reproduced, "dvc", "queue", "stop", check=False)  # idle workers may linger (a user's too, harmlessly)
 
         changed, dvc_status = status(reproduced)
         if command.startswith("dvc exp run -S"):  # in the workspace: the README says what changes
