@@ -29,7 +29,7 @@ def assert_one_line_error(out: subprocess.CompletedProcess, fragment: str) -> No
 @pytest.mark.parametrize(
     "override, fragment",
     [
-        ("model=mlp9", "available options in 'model': deep, manual, mlp2, mlp4, perceptron"),
+        ("model=mlp9", "available options in 'model': deep, manual, manual_lab, mlp2, mlp4, perceptron"),
         ("data=xr", "available options in 'data': and, gate, nand, nor, or, xnor, xor"),
         ("optimizer.lr=-1", "optimizer.lr must be a positive number, got -1"),
         ("optimizer.lr=abc", "optimizer.lr must be a positive number, got 'abc'"),
