@@ -42,6 +42,8 @@ def assert_one_line_error(out: subprocess.CompletedProcess, fragment: str) -> No
         ("data.noise=-0.1", "data.noise must be a standard deviation >= 0"),
         ("data.samples_per_corner=2 data.split=[0.5,0.5]", "data.split must be three fractions"),
         ("data.gate=f012", "unknown gate 'f012'"),
+        ("solved_below=abc", "solved_below must be a positive number (a loss), got 'abc'"),
+        ("solved_below=0", "solved_below must be a positive number (a loss), got 0"),
         ("seed=abc", "seed must be an integer"),
         ("seed=1.5", "seed must be an integer"),
         ("trainer.accelerator=gpu", "no GPU found on this machine"),

@@ -15,6 +15,9 @@ def check_config(cfg: DictConfig) -> None:
     lr = cfg.optimizer.get("lr")
     if not _is_number(lr) or not (0 < lr < math.inf):
         raise GatelabError(f"optimizer.lr must be a positive number, got {lr!r}")
+    solved_below = cfg.get("solved_below")
+    if not _is_number(solved_below) or not (0 < solved_below < math.inf):
+        raise GatelabError(f"solved_below must be a positive number (a loss), got {solved_below!r}")
     if not _is_int(cfg.seed) or not (0 <= cfg.seed < 2**32):
         raise GatelabError(f"seed must be an integer from 0 to 2**32-1, got {cfg.seed!r}")
     for key, value in [
