@@ -26,6 +26,9 @@ def parse_args():
     parser.add_argument("--deep_budgets", nargs="*", type=int, default=[],
                         help="the deep sigmoid net's seed studies: study/deep-sigmoid-<budget>steps/xor.json")  # fmt: skip
     parser.add_argument("--deep_seeds", type=int, help="(their number of seeds: the report reads it from the studies)")
+    parser.add_argument("--animations", help="the runs src/animate.py animated, comma-separated <run>/<gate> (joined by +"
+                        " when stacked): the report opens with the first")  # fmt: skip
+    parser.add_argument("--snapshots-dir", default="snapshots", help="their snapshots, for what the report says of them")
     parser.add_argument("--study-dir", help="the seed study's results (study/<model>/<gate>.json), for the report")
     parser.add_argument("--data-dir", default="data")
     parser.add_argument("--models-dir", default="models")
@@ -80,7 +83,17 @@ def main() -> None:
         for (run, gate), cell in cells.items():
             plots.boundary_png(*cell, f"{args.plots_dir}/boundaries/{run}/{gate}.png")
         described = {key: {**metrics, "settings": settings[key]} for key, metrics in results.items()}
-        sections = [report.grid_section(described, args.models, gates)]
+        animations = split(args.animations)
+        singles = [item for item in animations if "+" not in item]
+        stacked = [item for item in animations if "+" in item]
+        stories = {}
+        if animations:
+            from gatelab.animation import load_recording, picture_name, story
+
+            for name in {n for item in animations for n in item.split("+")}:
+                stories[name] = story(load_recording(f"{args.snapshots_dir}/{name}.pt"))
+        sections = [report.learning_section(singles[0], stories[singles[0]], singles[1:])] if singles else []
+        sections.append(report.grid_section(described, args.models, gates))
         if all((model, gate) in cells for model, gate in grid):  # two-input gates only
             plots.boundary_grid(cells, args.models, gates, "Decision boundaries: models (rows) x gates (columns)",
                                 f"{args.plots_dir}/lesson.png")  # fmt: skip
@@ -102,6 +115,9 @@ def main() -> None:
         if args.study_dir:
             studies = {(m, g): read_json(f"{args.study_dir}/{m}/{g}.json") for m in args.models for g in gates}
             sections.append(report.study_section(studies, args.models, gates))
+        for item in stacked:
+            names = item.split("+")
+            sections.append(report.solve_and_fail_section(picture_name(names), [stories[n] for n in names]))
         sections.append(report.test_section(described))
         atomic_write_text(args.report, report.markdown_report(sections))
     print(f"{summary['solved']}/{summary['runs']} runs solve their gate; report in {args.report}")

@@ -26,6 +26,7 @@ from torchmetrics.functional.classification import binary_accuracy
 
 from gatelab.errors import Diverged, GatelabError
 from gatelab.network import ACTIVATIONS, build_mlp, linear_layers
+from gatelab.snapshots import Snapshots
 
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
 
@@ -85,12 +86,19 @@ class GateMLP(ManyStepsPerBatch):
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch
+        snapshots = self.snapshots()
         for _ in range(self.steps_to_take()):
             loss, y_hat = self.optimization_step(x, y)
             self.count_step()
+            if snapshots is not None and snapshots.due(self.global_step):  # finer than a batch: see gatelab.snapshots
+                snapshots.record(self.global_step, self.net)
         self.remember(loss, y_hat, y)
         if self.log_grad_norms:  # the batch's last step's weight gradients (gone by the epoch's end)
             self._grad_norms = [layer.weight.grad.norm() for layer in linear_layers(self.net) if layer.weight.grad is not None]
+
+    def snapshots(self) -> Snapshots | None:
+        """The run's ``Snapshots`` callback, if it has one."""
+        return next((c for c in self.trainer.callbacks if isinstance(c, Snapshots)), None)
 
     def optimization_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One full-batch step of the lab's loop; returns the loss before it and the outputs."""

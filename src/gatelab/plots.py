@@ -45,14 +45,14 @@ def draw_boundary(ax, probs: torch.Tensor, x: torch.Tensor, y: torch.Tensor, tit
     ax.tick_params(labelsize=7, length=2)
 
 
-def save_figure(fig, path: str | Path) -> Path:
+def save_figure(fig, path: str | Path, colors: int = PALETTE_COLORS) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from PIL import Image
 
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
     image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba()).convert("RGB")
-    image = image.quantize(PALETTE_COLORS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    image = image.quantize(colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     return atomic_write(path, lambda tmp: image.save(tmp, format="png", optimize=True))
 
 

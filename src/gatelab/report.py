@@ -256,6 +256,70 @@ def failures_table(studies: Results, models: Sequence[str], gates: Sequence[str]
     return [*lines, ""]
 
 
+def picture(name: str, kind: str = ".gif") -> str:
+    """Where ``src/animate.py`` puts a run's pictures (``mlp2/xor``), relative to the report."""
+    return f"../plots/animations/{name}{kind}"
+
+
+def learning_section(name: str, story: dict, others: Sequence[str]) -> list[str]:
+    """The report's opening: one run learning (``story``: gatelab.animation.story), animated."""
+    plateau = story["plateau"]
+    lines = [
+        f"## Watch a net learn: {story['title']}",
+        "",
+        f"![{story['title']}, learning]({picture(name)})",
+        "",
+        "Left, *input space*: what the net answers over the unit square (blue 0, white 0.5, red 1, in bands of",
+        "0.1), its decision boundary (black), the four corners (circles answer 0, squares 1), and the line",
+        "each hidden unit of the first layer draws (dashed). Middle, *hidden space*: the corners where the",
+        "last hidden layer puts them, and the output unit's line there; the output unit is a perceptron on",
+        "these points. Right: the loss (black) and accuracy (orange), ln 2 and ln 2 / 2 dashed.",
+        "",
+    ]
+    if plateau:
+        lines.append(
+            f"The {story['architecture']} net's loss stays within 0.01 of ln 2 from step {plateau[0]} to step "
+            f"{plateau[1]}: it answers about 0.5 for every corner, and in the hidden layer the corners sit "
+            "close together."
+        )
+    if story["all_right_at"] is not None:
+        lines.append(f"Every row is first right at step {story['all_right_at']}.")
+    lines.append(f"At step {story['steps']} the loss is {story['final_loss']:.3f}: {story['end']}.")
+    zeros, ones = story["output_sides"]
+    unseparable = f", which no line can in input space for {story['gate'].upper()}" if story["gate"] in ("xor", "xnor") else ""
+    lines += [
+        f"In the hidden layer the output's line then has {', '.join(zeros) or 'no corner'} on its 0 side and "
+        f"{', '.join(ones) or 'no corner'} on its 1 side: one line separates them there{unseparable}.",
+        "",
+        f"![key frames]({picture(name, '-strip.png')})",
+        "",
+    ]
+    if others:
+        links = ", ".join(f"[{other}]({picture(other)})" for other in others)
+        lines += [f"More runs, animated the same way (each with a `-strip.png`): {links}.", ""]
+    return lines
+
+
+def solve_and_fail_section(name: str, stories: Sequence[dict]) -> list[str]:
+    """Runs stacked in one animation (``name``: its picture's, gatelab.animation.picture_name): one
+    that solves and one that fails."""
+    title = " and ".join(s["title"] for s in stories)
+    lines = [f"### {title}, side by side", "", f"![{title}]({picture(name)})", ""]
+    for story in stories:
+        plateau = f"leaves ln 2 after step {story['plateau'][1]}, " if story["plateau"] else ""
+        lines.append(f"- {story['title']}: {plateau}ends at step {story['steps']} with loss {story['final_loss']:.3f}: {story['end']}.")
+    lines.append("")
+    failing = [story for story in stories if story["end"].endswith("merged")]
+    for story in failing:
+        lines += [
+            f"{story['title']}'s hidden layer has mapped corners of different classes onto one point "
+            f"({story['end']}): no line in the hidden layer can separate them, so the output can only answer the",
+            "mean of their targets there. The seed study's failure anatomy counts every seed that ends this way.",
+            "",
+        ]
+    return lines
+
+
 def test_section(results: Results) -> list[str]:
     tested = [key for key, m in results.items() if "test" in m]
     if not tested:
