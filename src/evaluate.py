@@ -29,6 +29,7 @@ def parse_args():
     parser.add_argument("--animations", help="the runs src/animate.py animated, comma-separated <run>/<gate> (joined by +"
                         " when stacked): the report opens with the first")  # fmt: skip
     parser.add_argument("--snapshots-dir", default="snapshots", help="their snapshots, for what the report says of them")
+    parser.add_argument("--study-models", help="the seed study's models, comma-separated (default: --models)")
     parser.add_argument("--study-dir", help="the seed study's results (study/<model>/<gate>.json), for the report")
     parser.add_argument("--data-dir", default="data")
     parser.add_argument("--models-dir", default="models")
@@ -113,8 +114,11 @@ def main() -> None:
             deep_studies = {b: read_json(f"{args.study_dir}/deep-sigmoid-{b}steps/xor.json") for b in args.deep_budgets}
             sections.append(report.deep_study_section(deep_studies))
         if args.study_dir:
-            studies = {(m, g): read_json(f"{args.study_dir}/{m}/{g}.json") for m in args.models for g in gates}
-            sections.append(report.study_section(studies, args.models, gates))
+            study_models = split(args.study_models) or args.models
+            studies = {(m, g): read_json(f"{args.study_dir}/{m}/{g}.json") for m in study_models for g in gates}
+            sections.append(report.study_section(studies, study_models, gates))
+            if {"manual", "manual_lab"} <= set(study_models):
+                sections.append(report.lab_rule_section(studies, gates))
         for item in stacked:
             names = item.split("+")
             sections.append(report.solve_and_fail_section(picture_name(names), [stories[n] for n in names]))

@@ -123,9 +123,17 @@ class SeedStudy(ManyStepsPerBatch):
         first = correct.int().argmax(dim=1) + first_step  # argmax: the first True
         self.first_correct.copy_(torch.where(ever, first, self.first_correct))
 
-    def on_train_epoch_end(self) -> None:
+    def progress_metrics(self) -> dict[str, str]:
+        """For the progress bar (gatelab.progress): copies solved as of the last batch."""
+        return {} if self._last_step is None else {"solved": f"{int(self.solved_now().sum())}/{self.copies}"}
+
+    def solved_now(self) -> torch.Tensor:
+        """``[S]``: each copy solved (every row right, loss below the threshold) as of the last batch."""
         y_hat, y = self._last_step
-        solved = ((y_hat > 0.5) == (y > 0.5)).all(dim=1).flatten() & (bce(y_hat, y) < self.threshold)
+        return ((y_hat > 0.5) == (y > 0.5)).all(dim=1).flatten() & (bce(y_hat, y) < self.threshold)
+
+    def on_train_epoch_end(self) -> None:
+        solved = self.solved_now()
         self.log("study/solved", solved.float().mean(), prog_bar=True)
         if self.loggers:
             self.log("step", float(self.global_step))

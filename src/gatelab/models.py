@@ -132,6 +132,14 @@ class GateMLP(ManyStepsPerBatch):
         for logger in self.loggers:
             logger.log_metrics(metrics, step=0)
 
+    def progress_metrics(self) -> dict[str, str]:
+        """The net's loss and accuracy on its training set as it is now, for the progress bar
+        (gatelab.progress): the same numbers as the summary line at the end of a run."""
+        x, y = (t.to(self.device) for t in self.trainer.datamodule.train_set)
+        with torch.no_grad():
+            y_hat = self(x)
+            return {"loss": f"{F.binary_cross_entropy(y_hat, y).item():.6f}", "acc": f"{binary_accuracy(y_hat, y).item():.2f}"}
+
     def on_train_epoch_end(self) -> None:
         loss, y_hat, y = self._last_step
         # Logged once per epoch of steps_per_epoch steps; EarlyStopping reads train/loss after this hook.
