@@ -103,7 +103,7 @@ def test_every_stage_depends_on_the_code_it_runs():
 
 TRAIN_MODELS = {"train@perceptron", "train@mlp2", "train@mlp4", "train@manual"}
 DEEP = {"train-deep@sigmoid", "train-deep@tanh", "train-deep@relu"}
-TRAINING = TRAIN_MODELS | DEEP | {"train-sixteen"}
+TRAINING = TRAIN_MODELS | DEEP | {"train-sixteen", "train-failing"}
 DEEP_STUDIES = {"study-deep@1000", "study-deep@10001"}
 STUDIES = {"study"} | DEEP_STUDIES
 EVERY_TRAINING = TRAINING | STUDIES
@@ -125,12 +125,16 @@ def append(line: str):
 EDITS = [
     # (what, file, edit, the stages `dvc status` must name)
     ("the defaults list picks another optimizer", "conf/config.yaml", replace("- optimizer: sgd", "- optimizer: adam"), EVERY_TRAINING),
-    ("noisy data for the XOR group", "conf/data/xor.yaml", append("noise: 0.2\nsamples_per_corner: 20"), TRAIN_MODELS | DEEP | STUDIES),
+    ("noisy data for the XOR group", "conf/data/xor.yaml", append("noise: 0.2\nsamples_per_corner: 20"),
+     TRAIN_MODELS | DEEP | STUDIES | {"train-failing"}),
     ("the study's entry point", "src/study.py", append("STUDY_EDITED = True"), STUDIES),
     ("the training entry point", "src/train.py", append("TRAIN_EDITED = True"), TRAINING),
     ("the evaluation entry point", "src/evaluate.py", append("EVALUATE_EDITED = True"), {"evaluate"}),
-    ("the library", "src/gatelab/report.py", append("REPORT_EDITED = True"), EVERY_TRAINING | {"evaluate"}),
-    ("the truth tables", "src/gatelab/gates.py", append("GATES_EDITED = True"), EVERY_TRAINING | {"evaluate", "generate"}),
+    ("the library", "src/gatelab/report.py", append("REPORT_EDITED = True"), EVERY_TRAINING | {"evaluate", "animate"}),
+    ("the truth tables", "src/gatelab/gates.py", append("GATES_EDITED = True"),
+     EVERY_TRAINING | {"evaluate", "generate", "animate"}),
+    ("the animation's entry point", "src/animate.py", append("ANIMATE_EDITED = True"), {"animate"}),
+    ("the snapshots' schedule", "conf/callbacks/default.yaml", replace("every: 10", "every: 20"), TRAINING),
     ("the study's help text", "conf/hydra/help/study.yaml", replace("how fast", "how quickly"), NOTHING),
     ("train's help text", "conf/hydra/help/gatelab.yaml", replace("one logic gate", "a logic gate"), NOTHING),
     ("a comment in the study config", "conf/study.yaml", append("# a comment"), NOTHING),
@@ -157,6 +161,10 @@ EDITS = [
      TRAIN_MODELS | {"study", "evaluate"}),
     ("the deep net's study", "params.yaml", replace("deep_seeds: 20", "deep_seeds: 10"), DEEP_STUDIES | {"evaluate"}),
     ("the sixteen functions' list", "params.yaml", replace("f0000,f0001,", "f0001,"), {"train-sixteen", "evaluate"}),
+    ("the failing seed shown", "params.yaml", replace("failing_seed: 5", "failing_seed: 8"), {"train-failing"}),
+    ("the runs animated", "params.yaml", replace("animations: mlp2/xor,", "animations: mlp4/xor,"), {"animate", "evaluate"}),
+    ("the study's models", "params.yaml", replace("models: perceptron,mlp2,mlp4,manual,manual_lab", "models: mlp2,manual"),
+     {"study", "evaluate"}),
 ]  # fmt: skip
 
 

@@ -86,12 +86,14 @@ class GateMLP(ManyStepsPerBatch):
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch
-        snapshots = self.snapshots()
-        for _ in range(self.steps_to_take()):
+        first, steps = self.global_step, self.steps_to_take()
+        snapshots = self.snapshots()  # it records inside the batch, after the steps it is due at
+        due = snapshots.due_between(first, first + steps) if snapshots is not None else ()
+        for step in range(first + 1, first + steps + 1):
             loss, y_hat = self.optimization_step(x, y)
             self.count_step()
-            if snapshots is not None and snapshots.due(self.global_step):  # finer than a batch: see gatelab.snapshots
-                snapshots.record(self.global_step, self.net)
+            if step in due:
+                snapshots.record(step, self.net)
         self.remember(loss, y_hat, y)
         if self.log_grad_norms:  # the batch's last step's weight gradients (gone by the epoch's end)
             self._grad_norms = [layer.weight.grad.norm() for layer in linear_layers(self.net) if layer.weight.grad is not None]

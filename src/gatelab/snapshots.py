@@ -7,8 +7,8 @@ then picks its frames from them where the loss moves (``python src/animate.py``)
 
 Why the model calls ``record`` itself: a Lightning callback sees only batch boundaries, which here
 are ``steps_per_batch`` (50) optimizer steps apart (see ``gatelab.models``), too coarse for an
-escape of under 100 steps. ``GateMLP.training_step`` asks ``due(step)`` after each of its steps
-(a modulo: nothing measurable) and hands the net over when it is.
+escape of under 100 steps. ``GateMLP.training_step`` asks once per batch which of its steps are
+due (``due_between``) and hands the net over after each of them.
 
 Cost (``python bench/snapshots.py``): one record is one copy of the weights into a flat vector,
 amortised over ``every`` steps; the file is written once, at the end.
@@ -43,13 +43,16 @@ class Snapshots(Callback):
         self.steps: list[int] = []
         self.weights: list[torch.Tensor] = []
 
-    def due(self, step: int) -> bool:
-        return step % self.every == 0
+    def due_between(self, first: int, last: int) -> range:
+        """The steps after ``first`` up to ``last`` at which a record is due (asked once per batch:
+        a test per step would cost more than the records)."""
+        return range(first + self.every - first % self.every, last + 1, self.every)
 
+    @torch.no_grad()
     def record(self, step: int, net: torch.nn.Module) -> None:
         # torch.cat copies: the parameters are updated in place by the next step.
         self.steps.append(step)
-        self.weights.append(torch.cat([p.detach().reshape(-1) for p in net.parameters()]))
+        self.weights.append(torch.cat([p.reshape(-1) for p in net.parameters()]))
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.global_step == 0:  # not on resuming: the records so far came with the state
@@ -74,7 +77,10 @@ class Snapshots(Callback):
         atomic_write(self.path, lambda tmp: torch.save(content, tmp))
 
     def state_dict(self) -> dict:
-        return {"steps": list(self.steps), "weights": [w.cpu() for w in self.weights]}
+        # One tensor, not a list of them: the resume checkpoint (every 1000 steps) stores each tensor
+        # as a record of its own, and a thousand small ones cost more than all the snapshots.
+        return {"steps": list(self.steps), "weights": torch.stack(self.weights).cpu() if self.weights else None}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        self.steps, self.weights = list(state_dict["steps"]), list(state_dict["weights"])
+        weights = state_dict["weights"]
+        self.steps, self.weights = list(state_dict["steps"]), list(weights) if weights is not None else []
