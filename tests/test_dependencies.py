@@ -134,7 +134,7 @@ EDITS = [
     ("the truth tables", "src/gatelab/gates.py", append("GATES_EDITED = True"),
      EVERY_TRAINING | {"evaluate", "generate", "animate"}),
     ("the animation's entry point", "src/animate.py", append("ANIMATE_EDITED = True"), {"animate"}),
-    ("the snapshots' schedule", "conf/callbacks/default.yaml", replace("every: 10", "every: 20"), TRAINING),
+    ("the snapshots' schedule", "conf/callbacks/default.yaml", replace("  every: 10", "  every: 20"), TRAINING),
     ("the study's help text", "conf/hydra/help/study.yaml", replace("how fast", "how quickly"), NOTHING),
     ("train's help text", "conf/hydra/help/gatelab.yaml", replace("one logic gate", "a logic gate"), NOTHING),
     ("a comment in the study config", "conf/study.yaml", append("# a comment"), NOTHING),
