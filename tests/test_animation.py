@@ -62,6 +62,16 @@ def test_snapshots_leave_the_run_unchanged(make_cfg, tmp_path):
     assert len(torch.load(snapshots_of(watched, tmp_path), weights_only=True)["steps"]) == 401  # every step, and 0
 
 
+def test_the_same_run_writes_the_same_snapshots_file_byte_for_byte(make_cfg, tmp_path):
+    from gatelab.training import train
+
+    files = []
+    for _ in range(2):
+        result = train(make_cfg("trainer.max_steps=100"))
+        files.append(snapshots_of(result, tmp_path).read_bytes())
+    assert files[0] == files[1]  # (torch.save names its archive after the file: a temporary one here)
+
+
 # --- hidden space ---------------------------------------------------------------------------------
 
 

@@ -31,6 +31,13 @@ from gatelab.files import atomic_write
 FORMAT = 1  # bumped when the file's layout changes
 
 
+def save(content: dict, path: Path) -> None:
+    """``torch.save`` through a file object: given a path, torch names the archive inside after the
+    file, here a random temporary name, and the same snapshots would differ byte for byte."""
+    with open(path, "wb") as file:
+        torch.save(content, file)
+
+
 class Snapshots(Callback):
     """Record the weights at step 0, every ``every`` optimizer steps and at the last step; write them
     to ``path`` (``torch.save``: ``steps`` [n], ``weights`` [n, parameters], and how to rebuild the
@@ -74,7 +81,7 @@ class Snapshots(Callback):
             "data": {"x": x.cpu(), "y": y.cpu()},
             "config": getattr(pl_module, "run_config", None),  # what ran: name, gate, seed, settings
         }
-        atomic_write(self.path, lambda tmp: torch.save(content, tmp))
+        atomic_write(self.path, lambda tmp: save(content, tmp))
 
     def state_dict(self) -> dict:
         # One tensor, not a list of them: the resume checkpoint (every 1000 steps) stores each tensor
