@@ -15,7 +15,7 @@ from PIL import Image
 
 from conftest import ROOT, run_cli
 from gatelab.animation import FRAMES, frames_along_the_curve, key_frames, load_recording, story
-from gatelab.gates import truth_table
+from gatelab.gates import truth_table, write_gate_csv
 from gatelab.hidden_space import hidden_view, last_hidden
 from gatelab.network import build_mlp, linear_layers
 from gatelab.reference import train_plain
@@ -144,7 +144,8 @@ def test_frames_crowd_where_the_loss_moves():
 def lesson_run(tmp_path_factory) -> Path:
     """mlp2 on XOR from seed 777, trained by hand as a user would: its snapshots file."""
     out = tmp_path_factory.mktemp("lesson")
-    done = run_cli("src/train.py", f"hydra.run.dir={out}", "trainer.enable_progress_bar=false")
+    write_gate_csv("xor", out / "data/xor.csv")  # (a fresh clone has no data/ before `dvc repro`)
+    done = run_cli("src/train.py", f"hydra.run.dir={out}", f"paths.data_dir={out}/data", "trainer.enable_progress_bar=false")
     assert done.returncode == 0, done.stderr
     return out / "snapshots/mlp2/xor.pt"
 
@@ -225,8 +226,8 @@ def test_the_committed_animations_are_the_configured_ones_within_budget():
 
 
 @pytest.mark.slow
-def test_the_progress_bar_counts_steps_and_ends_where_the_summary_does(tmp_path):
-    done = run_cli("src/train.py", f"hydra.run.dir={tmp_path}", "model=mlp4")
+def test_the_progress_bar_counts_steps_and_ends_where_the_summary_does(tmp_path, data_dir):
+    done = run_cli("src/train.py", f"hydra.run.dir={tmp_path}", f"paths.data_dir={data_dir}", "model=mlp4")
     assert done.returncode == 0, done.stderr
     # Lightning's bars write to stdout, as does the summary line.
     states = re.findall(r"step:.*?(\d+)/(\d+) \[.*?loss=([\d.]+), acc=([\d.]+)\]", done.stdout)

@@ -32,6 +32,7 @@ def assert_one_line_error(out: subprocess.CompletedProcess, fragment: str) -> No
         ("model=mlp9", "available options in 'model': deep, manual, manual_lab, mlp2, mlp4, perceptron"),
         ("data=xr", "available options in 'data': and, gate, nand, nor, or, xnor, xor"),
         ("optimizer.lr=-1", "optimizer.lr must be a positive number, got -1"),
+        ("callbacks.snapshots.every=0", "callbacks.snapshots.every must be a positive integer, got 0"),
         ("optimizer.lr=abc", "optimizer.lr must be a positive number, got 'abc'"),
         ("model.hidden=[0]", "model.hidden sizes must be positive integers, got [0]"),
         ("model.hidden=[-3]", "model.hidden sizes must be positive integers, got [-3]"),

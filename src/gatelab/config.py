@@ -26,6 +26,7 @@ def check_config(cfg: DictConfig) -> None:
         ("steps_per_epoch", cfg.steps_per_epoch),
         ("steps_per_batch", cfg.steps_per_batch),
         ("torch_threads", cfg.torch_threads),
+        *[("callbacks.snapshots.every", snapshots.every) for snapshots in [(cfg.get("callbacks") or {}).get("snapshots")] if snapshots],
     ]:
         if not _is_int(value) or value < 1:
             raise GatelabError(f"{key} must be a positive integer, got {value!r}")
