@@ -33,6 +33,8 @@ def assert_one_line_error(out: subprocess.CompletedProcess, fragment: str) -> No
         ("data=xr", "available options in 'data': and, gate, nand, nor, or, xnor, xor"),
         ("optimizer.lr=-1", "optimizer.lr must be a positive number, got -1"),
         ("callbacks.snapshots.every=0", "callbacks.snapshots.every must be a positive integer, got 0"),
+        ("+trainer.precision=bf16-mixed", "trainer.precision=bf16-mixed: 16-bit floats cannot follow the ln 2 plateau"),
+        ("+trainer.precision=16-mixed", "use 32-true (the default) or 64-true"),
         ("optimizer.lr=abc", "optimizer.lr must be a positive number, got 'abc'"),
         ("model.hidden=[0]", "model.hidden sizes must be positive integers, got [0]"),
         ("model.hidden=[-3]", "model.hidden sizes must be positive integers, got [-3]"),

@@ -131,3 +131,17 @@ def test_a_study_gives_single_runs_results_for_the_same_seeds(tmp_path, data_dir
 def test_bad_study_settings_are_one_line(tmp_path, data_dir, override, fragment):
     out = run_cli("src/study.py", *override.split(), f"paths.data_dir={data_dir}", f"paths.out_dir={tmp_path}")
     assert out.returncode == 2 and fragment in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_a_double_precision_study_gives_the_default_verdicts(tmp_path, data_dir):
+    results = []
+    for precision in ("32-true", "64-true"):
+        out = run_cli(
+            "src/study.py", "model=mlp2", "data=xor", "study.seeds=20", "trainer.max_steps=2000", f"+trainer.precision={precision}",
+            f"paths.data_dir={data_dir}", f"paths.out_dir={tmp_path / precision}", "trainer.enable_progress_bar=false",
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr[-2000:]
+        results.append(json.loads((tmp_path / precision / "study/mlp2/xor.json").read_text()))
+    assert results[0]["per_seed"]["solved"] == results[1]["per_seed"]["solved"]
+    assert results[0]["per_seed"]["failure"] == results[1]["per_seed"]["failure"]

@@ -247,3 +247,16 @@ def test_the_deep_net_logs_each_layers_gradient_norm(make_cfg, tmp_path):
     assert not (tmp_path / "dvclive/mlp2").exists()
     train(make_cfg("model=mlp2", "data=xor", "trainer.max_steps=100", "callbacks=none"))
     assert not (tmp_path / "dvclive/mlp2/xor/plots/metrics/grad_norm").exists()  # off by default
+
+
+def test_double_precision_gives_the_default_answers(make_cfg):
+    """trainer.precision=64-true trains in float64 to the same end as float32 (half precisions are
+    refused: tests/test_robustness.py)."""
+    from gatelab.training import train
+
+    single = train(make_cfg("trainer.max_steps=3000"))
+    double = train(make_cfg("trainer.max_steps=3000", "+trainer.precision=64-true", "name=double"))
+    assert (double["steps"], double["accuracy"]) == (single["steps"], single["accuracy"])
+    assert abs(double["loss"] - single["loss"]) < 1e-5
+    weights = torch.load(double["checkpoint"], weights_only=True)["state_dict"]
+    assert all(w.dtype == torch.float64 for w in weights.values())

@@ -114,7 +114,9 @@ def load_recording(path: str | Path) -> Recording:
         raise GatelabError(f"{path} has snapshots format {fmt}, this gatelab reads {FORMAT}: train the run again")
     if len(steps) < 2:
         raise GatelabError(f"{path} holds {len(steps)} snapshot(s); an animation needs at least two (a run of >= 1 step)")
-    recording = Recording(path, steps, weights, list(net["hidden"]), net["activation"], data["x"], data["y"], content.get("config") or {})
+    weights = weights.float()  # a trainer.precision=64-true run records float64; the pictures are float32's
+    recording = Recording(path, steps, weights, list(net["hidden"]), net["activation"], data["x"].float(), data["y"].float(),
+                          content.get("config") or {})  # fmt: skip
     if not torch.isfinite(recording.weights).all():
         raise GatelabError(f"{path} holds non-finite weights: the run diverged")
     return recording

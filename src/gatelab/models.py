@@ -127,7 +127,7 @@ class GateMLP(ManyStepsPerBatch):
         """The curves start at step 0: the untrained net's loss and accuracy (not on resuming)."""
         if self.global_step > 0 or not self.loggers:
             return
-        x, y = (t.to(self.device) for t in self.trainer.datamodule.train_set)
+        x, y = (t.to(self.device, self.dtype) for t in self.trainer.datamodule.train_set)  # (64-true: float64)
         with torch.no_grad():
             y_hat = self(x)
             metrics = {"train/loss": F.binary_cross_entropy(y_hat, y).item(), "train/acc": binary_accuracy(y_hat, y).item()}
@@ -137,7 +137,7 @@ class GateMLP(ManyStepsPerBatch):
     def progress_metrics(self) -> dict[str, str]:
         """The net's loss and accuracy on its training set as it is now, for the progress bar
         (gatelab.progress): the same numbers as the summary line at the end of a run."""
-        x, y = (t.to(self.device) for t in self.trainer.datamodule.train_set)
+        x, y = (t.to(self.device, self.dtype) for t in self.trainer.datamodule.train_set)
         with torch.no_grad():
             y_hat = self(x)
             return {"loss": f"{F.binary_cross_entropy(y_hat, y).item():.6f}", "acc": f"{binary_accuracy(y_hat, y).item():.2f}"}

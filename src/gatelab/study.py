@@ -61,14 +61,14 @@ def run_study(cfg: DictConfig) -> dict:
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=False, enable_checkpointing=False)
     trainer.fit(model, datamodule=datamodule)
 
-    x, y = datamodule.train_set
+    model.cpu()
+    x, y = (t.to(model.dtype) for t in datamodule.train_set)  # float64 under trainer.precision=64-true
     with torch.no_grad():
-        model.cpu()
         y_hat = model(x)
         final_loss = bce(y_hat, y)
         final_correct = ((y_hat > 0.5) == (y > 0.5)).all(dim=1).flatten()
         # The truth table's corners as each copy's last hidden layer sees them (the anatomy of failures).
-        cache = forward_with_cache(list(model.weights), list(model.biases), model.activations, datamodule.x)
+        cache = forward_with_cache(list(model.weights), list(model.biases), model.activations, datamodule.x.to(model.dtype))
         hidden = cache[-2].expand(model.copies, *cache[-2].shape[-2:])  # no hidden layer: the inputs
     result = summarize_study(
         name=cfg.name, gate=cfg.data.gate, seeds=seeds, steps=trainer.global_step, threshold=cfg.solved_below,

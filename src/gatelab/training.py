@@ -59,7 +59,9 @@ def train(cfg: DictConfig) -> dict | None:
         atomic_write_text(cfg.paths.run_config, OmegaConf.to_yaml(config))
 
     with torch.no_grad():
-        scores = score(model.cpu()(datamodule.x), datamodule.y)
+        model.cpu()
+        x, y = (t.to(model.dtype) for t in (datamodule.x, datamodule.y))  # float64 under trainer.precision=64-true
+        scores = score(model(x), y)
     return {
         "gate": cfg.data.gate,
         "model": Path(cfg.ckpt_path).parent.name,
