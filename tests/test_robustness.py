@@ -231,11 +231,11 @@ def test_killed_evaluation_never_leaves_a_partial_metrics_file(trained, data_dir
 
 def test_an_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, data_dir):
     common = ["model=mlp4", "data=xor", f"paths.data_dir={data_dir}", "trainer.enable_progress_bar=false"]
-    reference = run_cli("src/train.py", *common, f"paths.models_dir={tmp_path}/ref")
+    reference = run_cli("src/train.py", *common, f"paths.models_dir={tmp_path}/ref", f"hydra.run.dir={tmp_path}/ref-run")
     assert reference.returncode == 0, reference.stderr
 
     interrupted = [*common, f"paths.models_dir={tmp_path}/models", f"paths.checkpoints_dir={tmp_path}/ckpts"]
-    proc = start("src/train.py", *interrupted)
+    proc = start("src/train.py", *interrupted, f"hydra.run.dir={tmp_path}/first")
     resume_file = tmp_path / "ckpts/mlp4/xor.ckpt"
     wait_for(lambda: resume_file.exists() or proc.poll() is not None)
     time.sleep(0.5)
@@ -244,8 +244,20 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, data_d
     assert resume_file.exists() and not (tmp_path / "models/mlp4/xor.ckpt").exists(), "not interrupted mid-run"
     resumed_from = torch.load(resume_file, weights_only=False)["global_step"]
 
-    resumed = run_cli("src/train.py", *interrupted, "resume=true")
+    # Resuming with other settings would continue the old run under the new run's record: refused.
+    for changed, named in [("optimizer.lr=0.5", "optimizer.lr: 1.0 -> 0.5"), ("optimizer=adam", "optimizer._target_"),
+                           ("model.hidden=[10,10]", "model.hidden: [10, 10, 10] -> [10, 10]"), ("seed=1", "seed: 777 -> 1")]:
+        refused = run_cli("src/train.py", *interrupted, "resume=true", changed)
+        assert_one_line_error(refused, f"resume=true but the interrupted run had other settings ({named}")
+        assert resume_file.exists() and not (tmp_path / "models/mlp4/xor.ckpt").exists()
+
+    resumed = run_cli("src/train.py", *interrupted, "resume=true", f"hydra.run.dir={tmp_path}/second")
     assert resumed.returncode == 0, resumed.stderr
+    # It went on in the interrupted run's folder, and its curves end as the uninterrupted run's.
+    curves = "dvclive/mlp4/xor/plots/metrics/train"
+    for curve in ("loss.tsv", "acc.tsv"):
+        assert (tmp_path / "first" / curves / curve).read_text() == (tmp_path / "ref-run" / curves / curve).read_text()
+    assert not (tmp_path / "second/dvclive").exists()
     assert 0 < resumed_from < int(resumed.stdout.split(" steps")[0].split()[-1])
     ours = torch.load(tmp_path / "models/mlp4/xor.ckpt", weights_only=True)
     ref = torch.load(tmp_path / "ref/mlp4/xor.ckpt", weights_only=True)

@@ -37,6 +37,14 @@ class ResumeCheckpoint(Checkpoint):
         self.path = Path(path)
         self.every_n_epochs = every_n_epochs
 
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """On resuming, the curves go on from the saved step: what the interrupted run logged after
+        it is dropped (loggers that can: ``gatelab.loggers``), so they end as an uninterrupted run's."""
+        if trainer.global_step > 0 and trainer.is_global_zero:  # (only rank 0 has the loggers' files)
+            for logger in trainer.loggers:
+                if hasattr(logger, "forget_after"):
+                    logger.forget_after(trainer.global_step)
+
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int) -> None:
         epoch = trainer.current_epoch
         if batch_idx == 0 and epoch > 0 and epoch % self.every_n_epochs == 0:

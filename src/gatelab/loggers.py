@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from dvclive.fabric import DVCLiveLogger as FabricDVCLiveLogger
 from dvclive.lightning import DVCLiveLogger
+
+from gatelab.files import atomic_write_text
 
 
 class EpochDVCLiveLogger(DVCLiveLogger):
@@ -23,3 +26,12 @@ class EpochDVCLiveLogger(DVCLiveLogger):
         if step == 0:  # dvclive reads step 0 as "no step" (`if step:`) and would log at its step + 1
             self.experiment.step = -1
         FabricDVCLiveLogger.log_metrics(self, metrics, step, sync=False)  # skips the stack inspection too
+
+    def forget_after(self, step: int) -> None:
+        """Drop the curves' rows after ``step``: a resumed run goes on from its saved state at
+        ``step``, and the rows the interrupted run wrote after that would appear twice."""
+        for curve in Path(self.experiment.plots_dir, "metrics").rglob("*.tsv"):
+            header, *rows = curve.read_text().splitlines()
+            kept = [row for row in rows if int(float(row.split("\t")[0])) <= step]
+            if len(kept) < len(rows):
+                atomic_write_text(curve, "\n".join([header, *kept]) + "\n")

@@ -22,8 +22,11 @@ def train(cfg: DictConfig) -> dict | None:
     # Everything a user can get wrong is checked before the ~9 s Lightning import.
     check_config(cfg)
     check_accelerator(cfg.trainer)
+    resume_from, interrupted = resume_checkpoint(cfg, resolved_config(cfg))
+    if interrupted:  # continue in the interrupted run's folder: its curves and snapshots go on there
+        for key, value in interrupted["paths"].items():
+            cfg.paths[key] = value
     check_writable(Path(cfg.ckpt_path).parent)
-    resume_from = resume_checkpoint(cfg)
     config = resolved_config(cfg)
     import lightning as L
     from lightning.pytorch.callbacks import Checkpoint
@@ -111,14 +114,47 @@ def check_accelerator(trainer_cfg: DictConfig) -> None:
         raise GatelabError(f"trainer.devices={trainer_cfg.devices} but this machine has {found} GPU(s)")
 
 
-def resume_checkpoint(cfg: DictConfig) -> str | None:
-    """With ``resume=true``, the interrupted run's saved training state to continue from."""
+def resume_checkpoint(cfg: DictConfig, config: dict) -> tuple[str | None, dict | None]:
+    """With ``resume=true``, the interrupted run's saved training state to continue from and its
+    resolved config, if it was started with the settings of this one (``config``: this run's)."""
     if not cfg.get("resume"):
-        return None
+        return None, None
     path = Path(cfg.resume_path)
     if not path.is_file():
         raise GatelabError(f"resume=true but there is no interrupted run to resume ({path} does not exist)")
-    return str(path)
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True).get("config")
+    except Exception:  # noqa: BLE001  (any unreadable file gets the same one line)
+        raise GatelabError(f"resume=true but {path} is not a training state gatelab can read; delete it to start over") from None
+    changed = changed_settings(saved or {}, config)
+    if changed:
+        raise GatelabError(
+            f"resume=true but the interrupted run had other settings ({'; '.join(changed)}): resume it with its own "
+            f"settings, or delete {path} to start over"
+        )
+    return str(path), saved
+
+
+# Settings that only say where a run writes or how it is shown: a resumed run may change them.
+# (model.optimizer is a copy of optimizer: its changes are named once.)
+NOT_THE_RUN = {"paths", "ckpt_path", "resume_path", "resume", "logger", "trainer.enable_progress_bar",
+               "trainer.enable_model_summary", "data.path", "callbacks.progress_bar", "callbacks.snapshots.path",
+               "callbacks.resume_checkpoint.path", "model.optimizer"}  # fmt: skip
+
+
+def changed_settings(saved: dict, current: dict, prefix: str = "") -> list[str]:
+    """``key: old -> new`` for every setting (but NOT_THE_RUN) that differs between two resolved configs."""
+    changes = []
+    for key in sorted(saved.keys() | current.keys()):
+        name = f"{prefix}{key}"
+        if name in NOT_THE_RUN:
+            continue
+        old, new = saved.get(key), current.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            changes += changed_settings(old, new, f"{name}.")
+        elif old != new:
+            changes.append(f"{name}: {old} -> {new}")
+    return changes
 
 
 def quiet_lightning() -> None:
