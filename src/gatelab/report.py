@@ -359,7 +359,7 @@ def solve_and_fail_section(name: str, stories: Sequence[dict]) -> list[str]:
     failing = [story for story in stories if story["end"].endswith("merged")]
     for story in failing:
         lines += [
-            f"{story['title']}'s hidden layer has mapped corners of different classes onto one point "
+            f"In {story['title']} the hidden layer has mapped corners of different classes onto one point "
             f"({story['end']}): no line in the hidden layer can separate them, so the output can only answer the",
             "mean of their targets there. The seed study's failure anatomy counts every seed that ends this way.",
             "",
