@@ -54,6 +54,8 @@ def assert_one_line_error(out: subprocess.CompletedProcess, fragment: str) -> No
         ("steps_per_batch=0", "steps_per_batch must be a positive integer"),
         ("steps_per_epoch=75", "must be a multiple of steps_per_batch (50)"),
         ("model=manual optimizer=adam", "use optimizer=sgd"),
+        ("model=manual +optimizer.momentum=0.9", "model=manual implements plain SGD by hand (optimizer.lr only), so optimizer.momentum=0.9 would be ignored"),
+        ("model=manual_lab +optimizer.nesterov=true", "model=manual_lab implements plain SGD by hand"),
         ("resume=true", "no interrupted run to resume"),
     ],
 )

@@ -13,6 +13,7 @@ from gatelab.gates import check_gate
 def check_config(cfg: DictConfig) -> None:
     check_gate(cfg.data.gate)
     check_precision(cfg.trainer)
+    check_manual_optimizer(cfg)
     lr = cfg.optimizer.get("lr")
     if not _is_number(lr) or not (0 < lr < math.inf):
         raise GatelabError(f"optimizer.lr must be a positive number, got {lr!r}")
@@ -45,6 +46,21 @@ def check_precision(trainer_cfg: DictConfig) -> None:
         raise GatelabError(
             f"trainer.precision={precision}: 16-bit floats cannot follow the ln 2 plateau (its loss moves by about 1e-5 "
             "per 1000 steps); use 32-true (the default) or 64-true"
+        )
+
+
+def check_manual_optimizer(cfg: DictConfig) -> None:
+    """The hand-written backprop models implement plain SGD with a learning rate and nothing else:
+    any other optimizer setting would be ignored without a word."""
+    if not str(cfg.model.get("_target_", "")).endswith("ManualBackpropMLP"):
+        return
+    extra = sorted(key for key in cfg.optimizer if key not in ("_target_", "_partial_", "lr"))
+    if extra:
+        settings = ", ".join(f"optimizer.{key}={cfg.optimizer[key]}" for key in extra)
+        model = "manual_lab" if cfg.model.get("rule") == "lab" else "manual"
+        raise GatelabError(
+            f"model={model} implements plain SGD by hand (optimizer.lr only), so {settings} would be ignored; "
+            "drop it, or use an autograd model (model=mlp2)"
         )
 
 
