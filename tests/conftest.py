@@ -36,7 +36,7 @@ def _the_suite_leaves_the_repository_as_it_found_it():
 def data_dir(tmp_path: Path) -> Path:
     from gatelab.gates import FUNCTIONS, GATES, write_gate_csv
 
-    for gate in [*GATES, *FUNCTIONS, "parity3"]:
+    for gate in [*GATES, *FUNCTIONS, "parity3", "parity4"]:
         write_gate_csv(gate, tmp_path / "data" / f"{gate}.csv")
     return tmp_path / "data"
 

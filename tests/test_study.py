@@ -125,6 +125,7 @@ def test_a_study_gives_single_runs_results_for_the_same_seeds(tmp_path, data_dir
         ("study.seeds=0", "study.seeds must be a positive integer"),
         ("model=manual optimizer=adam", "use optimizer=sgd"),
         ("study.seedz=3", "'study.seedz' is not a setting"),
+        ("trainer.strategy=ddp trainer.devices=2", "the seed study trains its copies in one process"),
     ],
 )
 @pytest.mark.slow

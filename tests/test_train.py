@@ -26,6 +26,10 @@ def test_every_model_trains_on_every_gate(make_cfg, model, gate):
     assert result["checkpoint"].endswith(f"{model}/{gate}.ckpt")
     assert ckpt["global_step"] == result["steps"]
     assert ckpt["hyper_parameters"]["hidden"] == {"perceptron": [], "mlp4": [10, 10, 10]}.get(model, [2])
+    # Every model's checkpoint records the resolved run config the same way: seed, optimizer, data.
+    config = ckpt["config"]
+    assert config["seed"] == 777 and config["data"]["gate"] == gate and config["trainer"]["max_steps"] == 150
+    assert config["optimizer"] == {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 1.0}
 
 
 def final_weights(result):
@@ -136,8 +140,10 @@ def test_noisy_data_is_validated_every_epoch_and_tested_by_evaluate(make_cfg, tm
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     metrics = json.loads((tmp_path / "metrics/mlp2/and.json").read_text())
-    assert metrics["accuracy"] == result["accuracy"]  # the truth table, as for every run
-    counts = metrics["test"]["confusion_matrix"]  # 20% of 20 points per corner: 4 test points each
+    # The run is judged on its validation set: the summary is the last validation's (at the last step).
+    assert result["on"] == "val" and abs(result["loss"] - float(val[-1]["loss"])) < 1e-6
+    assert 0 <= metrics["accuracy"] <= 1  # evaluation scores the truth table, as for every run ...
+    counts = metrics["test"]["confusion_matrix"]  # ... and the test set: 20% of 20 points per corner: 4 test points each
     assert counts["tn"] + counts["fp"] == 3 * 4 and counts["tp"] + counts["fn"] == 4  # AND: one corner is 1
     assert metrics["test"]["accuracy"] >= 0.75
     assert f"| mlp2 | and | {metrics['test']['accuracy']:.2f} |" in (tmp_path / "report.md").read_text()
@@ -260,3 +266,56 @@ def test_double_precision_gives_the_default_answers(make_cfg):
     assert abs(double["loss"] - single["loss"]) < 1e-5
     weights = torch.load(double["checkpoint"], weights_only=True)["state_dict"]
     assert all(w.dtype == torch.float64 for w in weights.values())
+
+
+def test_any_number_of_devices_lightning_accepts(make_cfg):
+    """trainer.devices=auto (on CPUs: one process) trains exactly as the default."""
+    from gatelab.training import train
+
+    default = train(make_cfg("data=and"))
+    auto = train(make_cfg("data=and", "trainer.devices=auto", "name=auto"))
+    assert (auto["steps"], auto["loss"]) == (default["steps"], default["loss"])
+
+
+@pytest.mark.parametrize("rows", [1, 2, 4, 8, 16, 60, 1000])
+def test_a_loss_below_the_solved_threshold_means_every_row_right(rows):
+    """Whatever the outputs, a run with a wrong row has a loss at or above the threshold that early
+    stopping uses; on 4 rows (every two-input gate) the threshold is solved_below itself."""
+    import math
+
+    from gatelab.callbacks import solved_threshold
+
+    threshold = solved_threshold(0.05, rows)
+    assert threshold <= 0.05 and (threshold == 0.05) == (rows <= 13)  # ln 2 / 13 = 0.053; ln 2 / 14 = 0.0495
+    generator = torch.Generator().manual_seed(rows)
+    for _ in range(200):
+        y = torch.randint(0, 2, (rows, 1), generator=generator).float()
+        # Confident right answers everywhere, but one row just on the wrong side of 0.5.
+        p = torch.where(y > 0.5, 1 - 1e-7, 1e-7)
+        wrong = int(torch.randint(0, rows, (1,), generator=generator))
+        p[wrong] = 0.5 - 1e-4 if y[wrong] > 0.5 else 0.5 + 1e-4
+        assert torch.nn.functional.binary_cross_entropy(p, y).item() >= threshold
+    assert math.log(2) / rows >= threshold
+
+
+@pytest.mark.parametrize(
+    "data, monitor, rows",
+    [
+        (("data=xor",), "train/loss", 4),
+        (("data.gate=parity4",), "train/loss", 16),
+        (("data=and", "data.noise=0.1", "data.samples_per_corner=10"), "val/loss", 8),  # 20% of 10 per corner
+        (("data=and", "data.samples_per_corner=5", "data.split=[0.8,0,0.2]"), "train/loss", 16),  # no validation set
+    ],
+)
+def test_early_stopping_watches_the_set_that_judges_the_run(make_cfg, data, monitor, rows):
+    from types import SimpleNamespace
+
+    from hydra.utils import instantiate
+
+    from gatelab.callbacks import solved_threshold
+
+    cfg = make_cfg(*data)
+    stopping = instantiate(cfg.callbacks.early_stopping)
+    stopping.setup(SimpleNamespace(datamodule=instantiate(cfg.data)), None, "fit")
+    assert stopping.monitor == monitor
+    assert stopping.stopping_threshold == solved_threshold(cfg.solved_below, rows)

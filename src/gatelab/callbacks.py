@@ -1,13 +1,38 @@
-"""Saving full training state periodically, so that an interrupted run can be resumed."""
+"""The training callbacks of gatelab's own: when a run is solved or stuck, and saving the full
+training state periodically, so that an interrupted run can be resumed."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.callbacks import Checkpoint
+from lightning.pytorch.callbacks import Checkpoint, EarlyStopping
 
 from gatelab.files import atomic_write
+
+
+def solved_threshold(solved_below: float, rows: int) -> float:
+    """The loss under which a run on ``rows`` rows is solved: every row right and the mean BCE below
+    ``solved_below``. A wrong row alone costs at least ln 2 (its probability is on the wrong side
+    of 0.5), so a mean below ln 2 / rows means every row right: on the 4 rows of a two-input gate
+    ``solved_below`` (0.05 < ln 2 / 4 = 0.17) decides alone, on parity4's 16 rows ln 2 / 16 = 0.043."""
+    return min(solved_below, math.log(2) / rows)
+
+
+class SolvedOrStuck(EarlyStopping):
+    """Lightning's EarlyStopping, set from the data when the fit starts: it watches the loss on the
+    validation set when there is one (noisy data) and on the training set otherwise, and stops
+    once that loss says the run is solved (``solved_threshold``) or has stopped improving."""
+
+    def __init__(self, solved_below: float, **early_stopping):
+        super().__init__(monitor="train/loss", mode="min", stopping_threshold=solved_below, **early_stopping)
+        self.solved_below = solved_below
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        split, x, _ = trainer.datamodule.judged_set
+        self.monitor = f"{split}/loss"
+        self.stopping_threshold = solved_threshold(self.solved_below, len(x))
 
 
 def save_checkpoint(trainer: L.Trainer, path: str | Path, weights_only: bool) -> Path:

@@ -13,6 +13,7 @@ from gatelab.gates import check_gate
 def check_config(cfg: DictConfig) -> None:
     check_gate(cfg.data.gate)
     check_precision(cfg.trainer)
+    check_devices(cfg.trainer)
     check_manual_optimizer(cfg)
     lr = cfg.optimizer.get("lr")
     if not _is_number(lr) or not (0 < lr < math.inf):
@@ -24,7 +25,6 @@ def check_config(cfg: DictConfig) -> None:
         raise GatelabError(f"seed must be an integer from 0 to 2**32-1, got {cfg.seed!r}")
     for key, value in [
         ("trainer.max_steps", cfg.trainer.max_steps),
-        ("trainer.devices", cfg.trainer.devices),
         ("steps_per_epoch", cfg.steps_per_epoch),
         ("steps_per_batch", cfg.steps_per_batch),
         ("torch_threads", cfg.torch_threads),
@@ -32,6 +32,22 @@ def check_config(cfg: DictConfig) -> None:
     ]:
         if not _is_int(value) or value < 1:
             raise GatelabError(f"{key} must be a positive integer, got {value!r}")
+
+
+def check_devices(trainer_cfg: DictConfig) -> None:
+    """Lightning's forms of ``trainer.devices`` that mean a number of processes: a positive count,
+    ``auto`` (every GPU, or one CPU process) and ``-1`` (every GPU)."""
+    devices = trainer_cfg.devices
+    if devices == "auto" or (_is_int(devices) and devices >= 1):
+        return
+    if devices == -1:
+        if trainer_cfg.accelerator in ("gpu", "cuda", "auto"):
+            return
+        raise GatelabError(
+            f"trainer.devices=-1 means every GPU, but trainer.accelerator={trainer_cfg.accelerator}; "
+            "on CPUs give the number of processes (trainer.devices=2)"
+        )
+    raise GatelabError(f"trainer.devices must be a positive integer, auto or -1 (every GPU), got {devices!r}")
 
 
 # Lightning's precisions that give the same answers as the default. Half precisions (16-mixed,

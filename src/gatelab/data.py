@@ -73,11 +73,21 @@ class GateDataModule(L.LightningDataModule):
     def train_set(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.splits["train"] if self.noisy else (self.x, self.y)
 
+    @property
+    def has_validation(self) -> bool:
+        return self.noisy and len(self.splits["val"][0]) > 0
+
+    @property
+    def judged_set(self) -> tuple[str, torch.Tensor, torch.Tensor]:
+        """The set that says whether a run is solved, for early stopping and the run's summary: the
+        validation set when there is one (noisy data), else the training set (the truth table)."""
+        return ("val", *self.splits["val"]) if self.has_validation else ("train", *self.train_set)
+
     def train_dataloader(self) -> DataLoader:
         # batch_size=None: the items already are batches, so nothing is collated or copied.
         return DataLoader(RepeatedFullBatch(*self.train_set, self.batches_per_epoch), batch_size=None)
 
     def val_dataloader(self) -> DataLoader | list:
-        if not self.noisy or not len(self.splits["val"][0]):
+        if not self.has_validation:
             return []  # nothing held out (the exact truth table): no validation loop at all
         return DataLoader(RepeatedFullBatch(*self.splits["val"], 1), batch_size=None)

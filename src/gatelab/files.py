@@ -24,8 +24,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Pa
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a killed writer
-            stale.unlink(missing_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            if not writer_alive(stale):
+                stale.unlink(missing_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
         os.close(fd)
     except OSError as err:
         raise GatelabError(f"cannot write {path}: {err.strerror or err}") from None
@@ -38,6 +39,21 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Pa
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def writer_alive(tmp: Path) -> bool:
+    """Whether the process that writes temporary file ``tmp`` (``.<name>.<pid>.<random>.tmp``) still
+    runs: another writer's file in progress is not stale."""
+    pid = tmp.name.removeprefix(".").split(".")[-3]
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

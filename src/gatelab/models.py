@@ -127,20 +127,25 @@ class GateMLP(ManyStepsPerBatch):
         """The curves start at step 0: the untrained net's loss and accuracy (not on resuming)."""
         if self.global_step > 0 or not self.loggers:
             return
-        x, y = (t.to(self.device, self.dtype) for t in self.trainer.datamodule.train_set)  # (64-true: float64)
-        with torch.no_grad():
-            y_hat = self(x)
-            metrics = {"train/loss": F.binary_cross_entropy(y_hat, y).item(), "train/acc": binary_accuracy(y_hat, y).item()}
+        loss, accuracy = self.scores_now(*self.trainer.datamodule.train_set)
         for logger in self.loggers:
-            logger.log_metrics(metrics, step=0)
+            logger.log_metrics({"train/loss": loss, "train/acc": accuracy}, step=0)
 
     def progress_metrics(self) -> dict[str, str]:
-        """The net's loss and accuracy on its training set as it is now, for the progress bar
-        (gatelab.progress): the same numbers as the summary line at the end of a run."""
-        x, y = (t.to(self.device, self.dtype) for t in self.trainer.datamodule.train_set)
-        with torch.no_grad():
-            y_hat = self(x)
-            return {"loss": f"{F.binary_cross_entropy(y_hat, y).item():.6f}", "acc": f"{binary_accuracy(y_hat, y).item():.2f}"}
+        """The net's loss and accuracy as it is now on the set that judges it (the training set, or
+        the validation set of noisy data), for the progress bar (gatelab.progress): the same numbers
+        as the summary line at the end of a run."""
+        split, x, y = self.trainer.datamodule.judged_set
+        loss, accuracy = self.scores_now(x, y)
+        prefix = "val_" if split == "val" else ""
+        return {f"{prefix}loss": f"{loss:.6f}", f"{prefix}acc": f"{accuracy:.2f}"}
+
+    @torch.no_grad()
+    def scores_now(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+        """Mean BCE and accuracy of the net as it is now on ``(x, y)``."""
+        x, y = (t.to(self.device, self.dtype) for t in (x, y))  # (trainer.precision=64-true: float64)
+        y_hat = self(x)
+        return F.binary_cross_entropy(y_hat, y).item(), binary_accuracy(y_hat, y).item()
 
     def on_train_epoch_end(self) -> None:
         loss, y_hat, y = self._last_step

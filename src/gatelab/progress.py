@@ -38,6 +38,11 @@ class StepProgressBar(TQDMProgressBar):
     def on_train_epoch_end(self, *_) -> None:
         pass  # the postfix shows the current step's metrics, not the epoch's log
 
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_validation_end(trainer, pl_module)  # closes the validation bar, and sets the logged metrics
+        if trainer.state.fn == "fit" and not trainer.sanity_checking:
+            self.show(trainer, pl_module)  # ... so put ours back
+
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.show(trainer, pl_module)
         self.train_progress_bar.close()

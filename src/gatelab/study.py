@@ -36,6 +36,12 @@ def run_study(cfg: DictConfig) -> dict:
         raise GatelabError(f"study.seeds must be a positive integer, got {study.seeds!r}")
     if not isinstance(study.first_seed, int) or not 0 <= study.first_seed <= 2**32 - study.seeds:
         raise GatelabError(f"study.first_seed must be an integer from 0 to 2**32 - study.seeds, got {study.first_seed!r}")
+    one_device = cfg.trainer.devices == 1 or (cfg.trainer.devices == "auto" and cfg.trainer.accelerator == "cpu")
+    if not one_device or cfg.trainer.num_nodes != 1 or "ddp" in str(cfg.trainer.strategy):
+        raise GatelabError(
+            "the seed study trains its copies in one process (on one device); more processes would train every "
+            "copy in each. Split the seeds instead: study.first_seed and study.seeds choose each job's range"
+        )
     out_json = Path(cfg.paths.study_dir) / cfg.name / f"{cfg.data.gate}.json"
     out_png = Path(cfg.paths.plots_dir) / "study" / cfg.name / f"{cfg.data.gate}.png"
     for folder in (out_json.parent, out_png.parent):

@@ -61,14 +61,16 @@ def train(cfg: DictConfig) -> dict | None:
     if cfg.paths.get("run_config"):  # a run by hand: its folder gets the resolved config too
         atomic_write_text(cfg.paths.run_config, OmegaConf.to_yaml(config))
 
+    split, *data = datamodule.judged_set  # what early stopping watched: the validation set, if any
     with torch.no_grad():
         model.cpu()
-        x, y = (t.to(model.dtype) for t in (datamodule.x, datamodule.y))  # float64 under trainer.precision=64-true
+        x, y = (t.to(model.dtype) for t in data)  # float64 under trainer.precision=64-true
         scores = score(model(x), y)
     return {
         "gate": cfg.data.gate,
         "model": Path(cfg.ckpt_path).parent.name,
         "steps": trainer.global_step,
+        "on": split,
         "loss": scores["loss"],
         "accuracy": scores["accuracy"],
         "checkpoint": shown_path(cfg.ckpt_path),
@@ -110,7 +112,7 @@ def check_accelerator(trainer_cfg: DictConfig) -> None:
             f"trainer.accelerator={trainer_cfg.accelerator}: no GPU found on this machine; "
             "run with trainer.accelerator=cpu or trainer.accelerator=auto"
         )
-    if trainer_cfg.devices > found:
+    if isinstance(trainer_cfg.devices, int) and trainer_cfg.devices > found:  # (auto and -1: every GPU found)
         raise GatelabError(f"trainer.devices={trainer_cfg.devices} but this machine has {found} GPU(s)")
 
 
@@ -174,7 +176,8 @@ def quiet_lightning() -> None:
 
 
 def format_summary(result: dict) -> str:
+    on = "validation " if result.get("on") == "val" else ""
     return (
-        f"{result['model']} on {result['gate']}: {result['steps']} steps, loss {result['loss']:.6f}, "
-        f"accuracy {result['accuracy']:.2f} -> {result['checkpoint']}"
+        f"{result['model']} on {result['gate']}: {result['steps']} steps, {on}loss {result['loss']:.6f}, "
+        f"{on}accuracy {result['accuracy']:.2f} -> {result['checkpoint']}"
     )
