@@ -32,9 +32,21 @@ def parse_args():
 def snapshots_file(run: str, snapshots_dir: str) -> Path:
     if run.endswith(".pt"):
         return Path(run)
-    if run.count("/") != 1 or not all(run.split("/")):
+    from gatelab.config import NAME
+
+    if run.count("/") != 1 or not all(NAME.fullmatch(part) and ".." not in part for part in run.split("/")):
         raise GatelabError(f"{run!r} is neither a snapshots file (.pt) nor <name>/<gate> (like mlp2/xor)")
     return Path(snapshots_dir) / f"{run}.pt"
+
+
+def check_identity(path: Path, recording) -> None:
+    """The snapshots are the run and gate their path names (not another run's copied into place)."""
+    recorded = (recording.config.get("name"), (recording.config.get("data") or {}).get("gate"))
+    if recording.config and recorded != (path.parent.name, path.stem):
+        raise GatelabError(
+            f"{path} holds the snapshots of {recorded[0]} on {recorded[1]}, not of {run_name(path)} (copied or renamed "
+            "into place?); train that run again"
+        )
 
 
 def run_name(path: Path) -> str:
@@ -46,17 +58,24 @@ def main() -> None:
     args = parse_args()
     with exit_on_user_error():
         from gatelab.animation import animate, load_recording, picture_name, strip
+        from gatelab.files import check_output_places, sole_writer, written_together
 
         items = [item for arg in args.runs for item in arg.split(",") if item]
         jobs = [[snapshots_file(run, args.snapshots_dir) for run in item.split("+")] for item in items]
         recordings = {path: load_recording(path) for job in jobs for path in job}  # all checked before drawing
+        for path, recording in recordings.items():
+            check_identity(path, recording)
         out = Path(args.out_dir)
-        for job in jobs:
-            name = picture_name([run_name(path) for path in job])
-            written = [animate([recordings[path] for path in job], out / f"{name}.gif")]
-            if len(job) == 1:
-                written.append(strip(recordings[job[0]], out / f"{name}-strip.png"))
-            print(" and ".join(str(path) for path in written))
+        names = [picture_name([run_name(path) for path in job]) for job in jobs]
+        pictures = [[out / f"{name}.gif", *([out / f"{name}-strip.png"] if len(job) == 1 else [])] for name, job in zip(names, jobs)]
+        check_output_places([str(p) for job in pictures for p in job])
+        with sole_writer([p for job in pictures for p in job], "animation"), written_together():  # all or nothing
+            for job, (gif, *png) in zip(jobs, pictures):
+                animate([recordings[path] for path in job], gif)
+                if png:
+                    strip(recordings[job[0]], png[0])
+        for job in pictures:
+            print(" and ".join(str(path) for path in job))
 
 
 if __name__ == "__main__":

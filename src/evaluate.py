@@ -56,75 +56,85 @@ def main() -> None:
     runs = [(model, gate) for model in args.models for gate in gates]
     runs += [("sixteen", code) for code in codes] + [(run, "xor") for run in deep_runs.values()]
     with exit_on_user_error():
-        from gatelab import plots, report
-        from gatelab.files import atomic_write_text
-        from gatelab.gates import read_gate_csv
-        from gatelab.metrics import evaluate_checkpoint, read_json, summarize, write_json
-        from gatelab.report import settings_of
+        from gatelab.files import check_output_places, sole_writer, written_together
 
-        tables = {gate: read_gate_csv(f"{args.data_dir}/{gate}.csv") for gate in {g for _, g in runs}}
-        results, settings, cells = {}, {}, {}
-        for run, gate in runs:  # everything is checked and scored before anything is written
-            x, y = tables[gate]
-            results[run, gate], net, config = evaluate_checkpoint(f"{args.models_dir}/{run}/{gate}.ckpt", x, y)
-            settings[run, gate] = settings_of(config, inputs=x.shape[1])
-            if x.shape[1] == 2:
-                metrics = results[run, gate]
-                answer = "p ≈ 0.5" if metrics["max_margin"] < report.UNDECIDED else f"acc {metrics['accuracy']:.2f}"
-                cells[run, gate] = (plots.probability_map(net), x, y, f"{run} · {gate} · {answer}")
-
-        for (run, gate), metrics in results.items():
-            write_json(f"{args.metrics_dir}/{run}/{gate}.json", metrics)
-        grid = {key: results[key] for key in runs if key[0] in args.models}
-        summary = summarize(grid)
-        if codes:
-            summary["sixteen"] = {"runs": len(codes), "solved": sum(results["sixteen", c]["solved"] for c in codes)}
-        write_json(f"{args.metrics_dir}/summary.json", summary)
-
-        for (run, gate), cell in cells.items():
-            plots.boundary_png(*cell, f"{args.plots_dir}/boundaries/{run}/{gate}.png")
-        described = {key: {**metrics, "settings": settings[key]} for key, metrics in results.items()}
-        animations = split(args.animations)
-        singles = [item for item in animations if "+" not in item]
-        stacked = [item for item in animations if "+" in item]
-        stories = {}
-        if animations:
-            from gatelab.animation import load_recording, picture_name, story
-
-            for name in {n for item in animations for n in item.split("+")}:
-                stories[name] = story(load_recording(f"{args.snapshots_dir}/{name}.pt"))
-        sections = [report.learning_section(singles[0], stories[singles[0]], singles[1:])] if singles else []
-        sections.append(report.grid_section(described, args.models, gates))
-        if all((model, gate) in cells for model, gate in grid):  # two-input gates only
-            plots.boundary_grid(cells, args.models, gates, "Decision boundaries: models (rows) x gates (columns)",
-                                f"{args.plots_dir}/lesson.png")  # fmt: skip
-        if codes:
-            fours = [codes[i : i + 4] for i in range(0, len(codes), 4)]
-            sixteen = {(str(i), str(j)): cells["sixteen", code] for i, row in enumerate(fours) for j, code in enumerate(row)}
-            plots.boundary_grid(sixteen, [str(i) for i in range(len(fours))], [str(j) for j in range(len(fours[0]))],
-                                "The perceptron on every function of two inputs", f"{args.plots_dir}/sixteen.png")  # fmt: skip
-            sections.append(report.sixteen_section(described, "sixteen", codes))
-        if deep_runs:
-            deep = {("deep", activation): cells[run, "xor"] for activation, run in deep_runs.items()}
-            net = settings[next(iter(deep_runs.values())), "xor"]
-            title = f"{net['architecture']} on XOR, at most {net['max_steps']} steps, by hidden activation"
-            plots.boundary_grid(deep, ["deep"], list(deep_runs), title, f"{args.plots_dir}/activations.png")
-            sections.append(report.activations_section(described, deep_runs, "xor"))
-        if args.study_dir and args.deep_budgets:
-            deep_studies = {b: read_json(f"{args.study_dir}/deep-sigmoid-{b}steps/xor.json") for b in args.deep_budgets}
-            sections.append(report.deep_study_section(deep_studies))
-        if args.study_dir:
-            study_models = split(args.study_models) or args.models
-            studies = {(m, g): read_json(f"{args.study_dir}/{m}/{g}.json") for m in study_models for g in gates}
-            sections.append(report.study_section(studies, study_models, gates))
-            if {"manual", "manual_lab"} <= set(study_models):
-                sections.append(report.lab_rule_section(studies, gates))
-        for item in stacked:
-            names = item.split("+")
-            sections.append(report.solve_and_fail_section(picture_name(names), [stories[n] for n in names]))
-        sections.append(report.test_section(described))
-        atomic_write_text(args.report, report.markdown_report(sections))
+        check_output_places([args.report], [args.metrics_dir, args.plots_dir])
+        with sole_writer([args.report], "evaluation"), written_together():  # all of it appears at the end, or nothing
+            summary = evaluate(args, gates, codes, deep_runs, runs)
     print(f"{summary['solved']}/{summary['runs']} runs solve their gate; report in {args.report}")
+
+
+def evaluate(args, gates: list[str], codes: list[str], deep_runs: dict[str, str], runs: list[tuple[str, str]]) -> dict:
+    """Score every run, draw the pictures and write the report; returns the grid's summary."""
+    from gatelab import plots, report
+    from gatelab.files import atomic_write_text
+    from gatelab.gates import read_gate_csv
+    from gatelab.metrics import evaluate_checkpoint, read_study, summarize, write_json
+    from gatelab.report import settings_of
+
+    tables = {gate: read_gate_csv(f"{args.data_dir}/{gate}.csv") for gate in {g for _, g in runs}}
+    results, settings, cells = {}, {}, {}
+    for run, gate in runs:  # everything is checked and scored before anything is written
+        x, y = tables[gate]
+        results[run, gate], net, config = evaluate_checkpoint(f"{args.models_dir}/{run}/{gate}.ckpt", x, y, run, gate)
+        settings[run, gate] = settings_of(config, inputs=x.shape[1])
+        if x.shape[1] == 2:
+            metrics = results[run, gate]
+            answer = "p ≈ 0.5" if metrics["max_margin"] < report.UNDECIDED else f"acc {metrics['accuracy']:.2f}"
+            cells[run, gate] = (plots.probability_map(net), x, y, f"{run} · {gate} · {answer}")
+
+    for (run, gate), metrics in results.items():
+        write_json(f"{args.metrics_dir}/{run}/{gate}.json", metrics)
+    grid = {key: results[key] for key in runs if key[0] in args.models}
+    summary = summarize(grid)
+    if codes:
+        summary["sixteen"] = {"runs": len(codes), "solved": sum(results["sixteen", c]["solved"] for c in codes)}
+    write_json(f"{args.metrics_dir}/summary.json", summary)
+
+    for (run, gate), cell in cells.items():
+        plots.boundary_png(*cell, f"{args.plots_dir}/boundaries/{run}/{gate}.png")
+    described = {key: {**metrics, "settings": settings[key]} for key, metrics in results.items()}
+    animations = split(args.animations)
+    singles = [item for item in animations if "+" not in item]
+    stacked = [item for item in animations if "+" in item]
+    stories = {}
+    if animations:
+        from gatelab.animation import load_recording, picture_name, story
+
+        for name in {n for item in animations for n in item.split("+")}:
+            stories[name] = story(load_recording(f"{args.snapshots_dir}/{name}.pt"))
+    sections = [report.learning_section(singles[0], stories[singles[0]], singles[1:])] if singles else []
+    sections.append(report.grid_section(described, args.models, gates))
+    if all((model, gate) in cells for model, gate in grid):  # two-input gates only
+        plots.boundary_grid(cells, args.models, gates, "Decision boundaries: models (rows) x gates (columns)",
+                            f"{args.plots_dir}/lesson.png")  # fmt: skip
+    if codes:
+        fours = [codes[i : i + 4] for i in range(0, len(codes), 4)]
+        sixteen = {(str(i), str(j)): cells["sixteen", code] for i, row in enumerate(fours) for j, code in enumerate(row)}
+        plots.boundary_grid(sixteen, [str(i) for i in range(len(fours))], [str(j) for j in range(len(fours[0]))],
+                            "The perceptron on every function of two inputs", f"{args.plots_dir}/sixteen.png")  # fmt: skip
+        sections.append(report.sixteen_section(described, "sixteen", codes))
+    if deep_runs:
+        deep = {("deep", activation): cells[run, "xor"] for activation, run in deep_runs.items()}
+        net = settings[next(iter(deep_runs.values())), "xor"]
+        title = f"{net['architecture']} on XOR, at most {net['max_steps']} steps, by hidden activation"
+        plots.boundary_grid(deep, ["deep"], list(deep_runs), title, f"{args.plots_dir}/activations.png")
+        sections.append(report.activations_section(described, deep_runs, "xor"))
+    if args.study_dir and args.deep_budgets:
+        deep_studies = {b: read_study(args.study_dir, f"deep-sigmoid-{b}steps", "xor") for b in args.deep_budgets}
+        sections.append(report.deep_study_section(deep_studies))
+    if args.study_dir:
+        study_models = split(args.study_models) or args.models
+        studies = {(m, g): read_study(args.study_dir, m, g) for m in study_models for g in gates}
+        sections.append(report.study_section(studies, study_models, gates))
+        if {"manual", "manual_lab"} <= set(study_models):
+            sections.append(report.lab_rule_section(studies, gates))
+    for item in stacked:
+        names = item.split("+")
+        sections.append(report.solve_and_fail_section(picture_name(names), [stories[n] for n in names]))
+    sections.append(report.test_section(described))
+    atomic_write_text(args.report, report.markdown_report(sections))
+    return summary
 
 
 if __name__ == "__main__":

@@ -43,11 +43,12 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def make_cfg(tmp_path: Path, data_dir: Path):
-    """Compose ``conf/`` the way ``src/train.py`` does, writing into ``tmp_path``."""
+    """Compose ``conf/`` the way ``src/train.py`` does (``config="study"``: ``src/study.py``),
+    writing into ``tmp_path``."""
     from hydra import compose, initialize_config_dir
     from hydra.core.hydra_config import HydraConfig
 
-    def _make(*overrides: str):
+    def _make(*overrides: str, config: str = "config"):
         base = [
             f"paths.data_dir={data_dir}",
             f"paths.out_dir={tmp_path / 'run'}",
@@ -57,7 +58,7 @@ def make_cfg(tmp_path: Path, data_dir: Path):
             "trainer.enable_progress_bar=false",
         ]
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-            cfg = compose("config", overrides=[*base, *overrides], return_hydra_config=True)
+            cfg = compose(config, overrides=[*base, *overrides], return_hydra_config=True)
         HydraConfig.instance().set_config(cfg)  # resolves ${hydra:runtime.choices.model}
         return cfg
 

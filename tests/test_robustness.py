@@ -1,5 +1,11 @@
 """Bad input ends in one line and exit 2 with nothing written; kills never leave half a file;
-an interrupted run resumes to the same result."""
+an interrupted run resumes to the same result.
+
+Bad input is tested by class, each a table: values out of bounds, names and paths that would write
+somewhere unintended, files that are not what their path says, half-written sets and two writers
+at once, and sweeps (every job checked before the first runs). The in-process tables call the
+checks each command makes first (gatelab.config.check_config ...); the command-line tests show the
+same refusals end as one `error:` line and exit status 2."""
 
 from __future__ import annotations
 
@@ -17,7 +23,7 @@ import torch
 
 from conftest import ROOT, cli_args, run_cli
 
-pytestmark = pytest.mark.slow  # every test here starts gatelab processes
+slow = pytest.mark.slow  # the tests that start gatelab processes
 
 
 def assert_one_line_error(out: subprocess.CompletedProcess, fragment: str) -> None:
@@ -26,6 +32,7 @@ def assert_one_line_error(out: subprocess.CompletedProcess, fragment: str) -> No
     assert fragment in out.stderr
 
 
+@slow
 @pytest.mark.parametrize(
     "override, fragment",
     [
@@ -45,12 +52,16 @@ def assert_one_line_error(out: subprocess.CompletedProcess, fragment: str) -> No
         ("data.noise=-0.1", "data.noise must be a standard deviation >= 0"),
         ("data.samples_per_corner=2 data.split=[0.5,0.5]", "data.split must be three fractions"),
         ("data.gate=f012", "unknown gate 'f012'"),
-        ("solved_below=abc", "solved_below must be a positive number (a loss), got 'abc'"),
-        ("solved_below=0", "solved_below must be a positive number (a loss), got 0"),
+        ("solved_below=abc", "solved_below must be a loss between 0 and ln 2 = 0.693 (the loss of answering 0.5 everywhere), got 'abc'"),
+        ("solved_below=0", "solved_below must be a loss between 0 and ln 2"),
         ("seed=abc", "seed must be an integer"),
         ("seed=1.5", "seed must be an integer"),
         ("trainer.accelerator=gpu", "no GPU found on this machine"),
-        ("trainer.devices=0", "trainer.devices must be a positive integer"),
+        ("trainer.devices=0", "trainer.devices must be a positive integer, auto or -1 (every GPU), got 0"),
+        ("trainer.devices=-1", "trainer.devices=-1 means every GPU, but trainer.accelerator=cpu"),
+        ("name=../../x", "name must be one folder name"),
+        ("paths.dvclive_dir=", "paths.dvclive_dir must be a path, got ''"),
+        ("torch_threads=100000", "torch_threads=100000 but this machine has"),
         ("steps_per_batch=0", "steps_per_batch must be a positive integer"),
         ("steps_per_epoch=75", "must be a multiple of steps_per_batch (50)"),
         ("model=manual optimizer=adam", "use optimizer=sgd"),
@@ -68,6 +79,7 @@ def test_bad_overrides_are_one_line(tmp_path, data_dir, override, fragment):
     assert not any((tmp_path / "models").rglob("*.ckpt"))
 
 
+@slow
 @pytest.mark.parametrize(
     "content, fragment",
     [
@@ -87,6 +99,7 @@ def test_bad_data_files_are_one_line(tmp_path, content, fragment):
     assert f"{tmp_path}/xor.csv" in out.stderr
 
 
+@slow
 def test_divergence_stops_with_a_clear_message_and_writes_nothing(tmp_path, data_dir):
     out = run_cli(
         "src/train.py", "model=mlp4", "model.activation=relu", "optimizer.lr=1e20",
@@ -96,11 +109,12 @@ def test_divergence_stops_with_a_clear_message_and_writes_nothing(tmp_path, data
     assert not any((tmp_path / "models").rglob("*.ckpt"))
 
 
+@slow
 def test_unwritable_output_folder_fails_before_training(tmp_path, data_dir):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     out = run_cli("src/train.py", f"paths.data_dir={data_dir}", f"paths.models_dir={blocker}/models")
-    assert_one_line_error(out, f"cannot write to {blocker}/models/mlp2/")
+    assert_one_line_error(out, f"{blocker} is a file, where this run needs a folder")
 
 
 # --- evaluation refuses checkpoints it cannot trust ------------------------------------------------
@@ -131,12 +145,14 @@ def evaluate(models_dir: Path, data_dir: Path, metrics_dir: Path) -> subprocess.
     )  # fmt: skip
 
 
+@slow
 def test_evaluate_scores_a_good_checkpoint(trained, data_dir, tmp_path):
     out = evaluate(trained, data_dir, tmp_path / "metrics")
     assert out.returncode == 0, out.stderr
     assert json.loads((tmp_path / "metrics/mlp2/xor.json").read_text())["steps"] == 100
 
 
+@slow
 @pytest.mark.parametrize("damage", ["missing", "truncated", "garbage", "other_architecture", "runs_code"])
 def test_evaluate_refuses_a_bad_checkpoint(trained, data_dir, tmp_path, damage):
     ckpt = trained / "mlp2/xor.ckpt"
@@ -193,6 +209,7 @@ def wait_for(condition, timeout: float = 120.0) -> None:
         time.sleep(0.02)
 
 
+@slow
 def test_killed_training_never_leaves_a_partial_checkpoint(tmp_path, data_dir):
     rng = random.Random(6)
     models, checkpoints = tmp_path / "models", tmp_path / "checkpoints"
@@ -216,6 +233,7 @@ def test_killed_training_never_leaves_a_partial_checkpoint(tmp_path, data_dir):
     assert landed_in_training >= 2, "too few kills landed during training to test anything"
 
 
+@slow
 def test_killed_evaluation_never_leaves_a_partial_metrics_file(trained, data_dir, tmp_path):
     rng = random.Random(7)
     metrics = tmp_path / "metrics"
@@ -231,6 +249,7 @@ def test_killed_evaluation_never_leaves_a_partial_metrics_file(trained, data_dir
         assert assert_every_output_whole(metrics) == 3  # xor.json, summary.json, r.md
 
 
+@slow
 def test_an_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, data_dir):
     common = ["model=mlp4", "data=xor", f"paths.data_dir={data_dir}", "trainer.enable_progress_bar=false"]
     reference = run_cli("src/train.py", *common, f"paths.models_dir={tmp_path}/ref", f"hydra.run.dir={tmp_path}/ref-run")
@@ -266,3 +285,297 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, data_d
     assert ours["global_step"] == ref["global_step"]
     assert all(torch.equal(ours["state_dict"][k], ref["state_dict"][k]) for k in ref["state_dict"])
     assert not resume_file.exists()  # a completed run leaves nothing to resume
+
+
+# --- by class: checked in-process, before anything is trained or written -------------------------
+
+
+def files_in(folder: Path) -> set[Path]:
+    return {p for p in folder.rglob("*") if p.is_file()}
+
+
+def refusal(make_cfg, tmp_path: Path, *overrides: str, config: str = "config") -> str:
+    """The one-line reason ``check_config`` (what every command checks first) refuses the settings."""
+    from gatelab.config import check_config
+    from gatelab.errors import GatelabError
+
+    before = files_in(tmp_path)
+    with pytest.raises(GatelabError) as refused:
+        check_config(make_cfg(*overrides, config=config))
+    assert files_in(tmp_path) == before  # nothing written
+    message = str(refused.value)
+    assert "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize(
+    "overrides, fragment",
+    [
+        # Each setting with a bound, past it (and the bound named).
+        (["optimizer.lr=0"], "optimizer.lr must be a positive number"),
+        (["optimizer.lr=inf"], "optimizer.lr must be a positive number"),
+        (["solved_below=0.7"], "solved_below must be a loss between 0 and ln 2"),
+        (["solved_below=-1"], "solved_below must be a loss between 0 and ln 2"),
+        (["seed=-1"], "seed must be an integer from 0 to 2**32-1"),
+        (["seed=4294967296"], "seed must be an integer from 0 to 2**32-1"),
+        (["torch_threads=0"], "torch_threads must be a positive integer"),
+        ([f"torch_threads={(os.cpu_count() or 1) + 1}"], f"but this machine has {os.cpu_count()} CPUs"),
+        (["trainer.max_steps=-1"], "trainer.max_steps must be a positive integer"),
+        (["trainer.devices=abc"], "trainer.devices must be a positive integer, auto or -1"),
+        (["trainer.devices=-1"], "trainer.devices=-1 means every GPU"),
+        (["steps_per_epoch=50"], "must be a multiple of steps_per_batch (50), and at least twice it"),
+        (["callbacks.early_stopping.patience=0"], "callbacks.early_stopping.patience must be a positive integer"),
+        (["callbacks.early_stopping.min_delta=-1e-6"], "callbacks.early_stopping.min_delta must be a number >= 0"),
+        (["callbacks.progress_bar.refresh_rate=0"], "callbacks.progress_bar.refresh_rate must be a positive integer"),
+        (["callbacks.resume_checkpoint.every_n_epochs=0"], "callbacks.resume_checkpoint.every_n_epochs must be a positive"),
+        (["callbacks.snapshots.every=-5"], "callbacks.snapshots.every must be a positive integer"),
+        (["model.hidden=[2,0]"], "model.hidden sizes must be positive integers"),
+        (["model=manual", "+model.rule=guess"], "model.rule='guess' is unknown; choose one of exact, lab"),
+        (["data.noise=nan"], "data.noise must be a standard deviation >= 0"),
+        (["data.samples_per_corner=1000000000000"], "samples per corner fit"),  # more than memory: says how many fit
+        (["data.samples_per_corner=3", "data.split=[0.1,0.1,0.8]"], "is too few to split"),
+        # Settings the model would ignore.
+        (["model=manual", "+optimizer.weight_decay=0.1"], "optimizer.weight_decay=0.1 would be ignored"),
+        (["model=manual_lab", "optimizer=adam"], "use optimizer=sgd, not optimizer=adam"),
+    ],
+)
+def test_values_out_of_bounds_are_refused_before_training(make_cfg, tmp_path, overrides, fragment):
+    assert fragment in refusal(make_cfg, tmp_path, *overrides)
+
+
+@pytest.mark.parametrize(
+    "overrides, fragment",
+    [
+        (["study.seeds=0"], "study.seeds must be a positive integer"),
+        (["study.seeds=1000000000"], "seeds fit; run the rest as further ranges with study.first_seed"),
+        (["study.first_seed=-1"], "study.first_seed must be an integer from 0 to 2**32 - study.seeds"),
+        (["study.seeds=10", "study.first_seed=4294967290"], "study.first_seed must be an integer from 0 to 2**32"),
+        (["trainer.devices=2"], "the seed study trains its copies in one process"),
+        (["trainer.strategy=ddp"], "the seed study trains its copies in one process"),
+        (["trainer.num_nodes=2"], "the seed study trains its copies in one process"),
+        (["model=manual", "optimizer=adam"], "use optimizer=sgd"),
+    ],
+)
+def test_every_study_setting_is_checked_before_training(make_cfg, tmp_path, overrides, fragment):
+    assert fragment in refusal(make_cfg, tmp_path, *overrides, config="study")
+
+
+@pytest.mark.parametrize(
+    "overrides, fragment",
+    [
+        # Names: one folder name, never a path.
+        (["name=../../x"], "name must be one folder name"),
+        (["name=/etc/x"], "name must be one folder name"),
+        (["name=a/b"], "name must be one folder name"),
+        (["name="], "name must be one folder name"),
+        (["name=.."], "name must be one folder name"),
+        (["name=.hidden"], "name must be one folder name"),
+        (["name=-x"], "name must be one folder name"),
+        # Paths: never empty (an empty one would write to the filesystem's root).
+        (["paths.out_dir="], "paths.out_dir must be a path, got ''"),
+        (["paths.models_dir="], "paths.models_dir must be a path"),
+        (["paths.models_dir=' '"], "paths.models_dir must be a path"),
+        (["paths.checkpoints_dir="], "paths.checkpoints_dir must be a path"),
+        (["paths.data_dir="], "paths.data_dir must be a path"),
+        (["paths.run_config="], "paths.run_config must be a path"),
+        (["ckpt_path="], "ckpt_path must be a path"),
+        (["resume_path="], "resume_path must be a path"),
+        (["data.path="], "data.path must be a path"),
+    ],
+)
+def test_names_and_paths_that_would_write_elsewhere_are_refused(make_cfg, tmp_path, overrides, fragment):
+    assert fragment in refusal(make_cfg, tmp_path, *overrides)
+
+
+@pytest.mark.parametrize(
+    "taken, fragment",
+    [
+        ("models/mlp2/xor.ckpt/", "models/mlp2/xor.ckpt is a folder, where this run writes a file"),
+        ("checkpoints/mlp2/xor.ckpt/", "checkpoints/mlp2/xor.ckpt is a folder, where this run writes a file"),
+        ("run/snapshots/mlp2/xor.pt/", "xor.pt is a folder, where this run writes a file"),
+        ("run/config.yaml/", "config.yaml is a folder, where this run writes a file"),
+        ("dvclive/mlp2/xor", "dvclive/mlp2/xor is a file, where this run writes a folder"),
+        ("models/mlp2", "models/mlp2 is a file, where this run needs a folder"),
+        ("run", "run is a file, where this run needs a folder"),
+    ],
+)
+def test_an_output_whose_place_is_taken_is_found_before_training(make_cfg, tmp_path, taken, fragment):
+    place = tmp_path / taken
+    place.parent.mkdir(parents=True, exist_ok=True)
+    place.mkdir() if taken.endswith("/") else place.write_text("something else")
+    assert fragment in refusal(make_cfg, tmp_path, f"paths.checkpoints_dir={tmp_path}/checkpoints")
+
+
+def test_study_outputs_whose_place_is_taken_are_found_before_training(make_cfg, tmp_path):
+    (tmp_path / "run/study/mlp2/xor.json").mkdir(parents=True)
+    assert "xor.json is a folder, where this run writes a file" in refusal(make_cfg, tmp_path, config="study")
+
+
+# --- files that are not what their path says -------------------------------------------------------
+
+
+def test_a_data_file_of_another_function_is_refused(make_cfg, tmp_path, data_dir):
+    (data_dir / "xor.csv").write_bytes((data_dir / "and.csv").read_bytes())
+    assert "xor.csv does not hold xor's truth table" in refusal(make_cfg, tmp_path)
+
+
+@pytest.mark.parametrize("damage", ["other_gate", "other_run", "other_inputs", "nan_weight", "inf_weight"])
+def test_evaluation_refuses_a_checkpoint_that_is_not_the_one_its_path_names(trained, damage):
+    from gatelab.errors import GatelabError
+    from gatelab.gates import truth_table
+    from gatelab.metrics import evaluate_checkpoint
+    from gatelab.network import build_mlp
+
+    ckpt = trained / "mlp2/xor.ckpt"
+    state = torch.load(ckpt, weights_only=True)
+    if damage == "other_gate":  # and.ckpt renamed to xor.ckpt
+        state["config"]["data"]["gate"] = "and"
+    elif damage == "other_run":  # mlp4's checkpoint copied into mlp2's place
+        state["config"]["name"] = "mlp4"
+    elif damage == "other_inputs":  # a three-input net, recorded as xor
+        state["state_dict"] = {f"net.{k}": v for k, v in build_mlp([2], in_features=3).state_dict().items()}
+        state["hyper_parameters"]["inputs"] = 3
+    else:
+        state["state_dict"]["net.0.weight"][0, 0] = float("nan" if damage == "nan_weight" else "inf")
+    torch.save(state, ckpt)
+    with pytest.raises(GatelabError) as refused:
+        evaluate_checkpoint(ckpt, *truth_table("xor"), "mlp2", "xor")
+    fragment = {
+        "other_gate": "holds the run mlp2 on and, not mlp2 on xor",
+        "other_run": "holds the run mlp4 on xor, not mlp2 on xor",
+        "other_inputs": "was trained on 3 inputs but xor has 2",
+        "nan_weight": "holds weights that are NaN or infinite",
+        "inf_weight": "holds weights that are NaN or infinite",
+    }[damage]
+    assert fragment in str(refused.value) and "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        ({"model": "mlp2", "gate": "xor"}, "is not the study of mlp4 on xor (it records mlp2 on xor"),
+        ({"model": "mlp4", "gate": "and"}, "is not the study of mlp4 on xor (it records mlp4 on and"),
+        ([1, 2, 3], "is not the study of mlp4 on xor"),
+        (None, "is not valid JSON"),
+    ],
+)
+def test_a_study_file_of_another_run_is_refused(tmp_path, content, fragment):
+    from gatelab.errors import GatelabError
+    from gatelab.metrics import read_study
+
+    path = tmp_path / "study/mlp4/xor.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(content) if content is not None else '{"model": "mlp4", "ga')  # None: truncated
+    with pytest.raises(GatelabError) as refused:
+        read_study(tmp_path / "study", "mlp4", "xor")
+    assert fragment in str(refused.value)
+
+
+@slow
+def test_animate_refuses_snapshots_of_another_run(trained, tmp_path):
+    theirs = tmp_path / "run/snapshots/mlp2/xor.pt"  # written by the trained fixture's run
+    ours = tmp_path / "copied/mlp4/xor.pt"
+    ours.parent.mkdir(parents=True)
+    ours.write_bytes(theirs.read_bytes())
+    out = run_cli("src/animate.py", "--snapshots-dir", str(tmp_path / "copied"), "mlp4/xor", "--out-dir", str(tmp_path / "pictures"))
+    assert_one_line_error(out, "holds the snapshots of mlp2 on xor, not of mlp4/xor")
+    assert not (tmp_path / "pictures").exists()
+    out = run_cli("src/animate.py", "--snapshots-dir", str(tmp_path / "copied"), "../mlp4/xor", "--out-dir", str(tmp_path / "p"))
+    assert_one_line_error(out, "is neither a snapshots file (.pt) nor <name>/<gate>")
+
+
+# --- half-written sets, and two writers at once -------------------------------------------------------
+
+
+def test_files_written_together_appear_together_or_not_at_all(tmp_path):
+    from gatelab.files import atomic_write_text, written_together
+
+    with pytest.raises(RuntimeError), written_together():
+        atomic_write_text(tmp_path / "a.json", "1")
+        atomic_write_text(tmp_path / "sub/b.md", "2")
+        raise RuntimeError("the second half of the work failed")
+    assert files_in(tmp_path) == set()  # neither, and no temporary file left
+    with written_together():
+        atomic_write_text(tmp_path / "a.json", "1")
+        atomic_write_text(tmp_path / "a.json", "1 again")  # written twice: the last one lands
+        atomic_write_text(tmp_path / "sub/b.md", "2")
+        assert not (tmp_path / "a.json").exists()  # not before the block ends
+    assert {p.name: p.read_text() for p in files_in(tmp_path)} == {"a.json": "1 again", "b.md": "2"}
+
+
+def test_a_live_writers_temporary_file_is_left_alone(tmp_path):
+    from gatelab.files import atomic_write_text
+
+    alive = tmp_path / f".out.json.{os.getpid()}.abc123.tmp"  # this process is writing it
+    dead = tmp_path / ".out.json.999999999.def456.tmp"  # no such process: left by a killed writer
+    for tmp in (alive, dead):
+        tmp.write_text("partial")
+    atomic_write_text(tmp_path / "out.json", "{}")
+    assert alive.exists() and not dead.exists()
+
+
+def test_a_study_that_fails_while_writing_leaves_neither_file(make_cfg, tmp_path, monkeypatch):
+    from gatelab import plots
+    from gatelab.study import run_study
+
+    def broken_picture(result, path):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(plots, "study_png", broken_picture)
+    with pytest.raises(OSError):
+        run_study(make_cfg("study.seeds=3", "trainer.max_steps=100", config="study"))
+    assert not any(p.suffix in (".json", ".png") for p in files_in(tmp_path / "run"))
+
+
+@slow
+def test_an_evaluation_that_fails_late_writes_nothing(trained, data_dir, tmp_path):
+    """The studies are read after every checkpoint was scored and drawn: a missing one must not
+    leave the metrics and pictures of the others behind."""
+    out = run_cli(
+        "src/evaluate.py", "--models", "mlp2", "--gates", "xor", "--data-dir", str(data_dir), "--models-dir", str(trained),
+        "--study-dir", str(tmp_path / "no-studies"), "--out-dir", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert_one_line_error(out, "no-studies/mlp2/xor.json not found")
+    assert not (tmp_path / "out").exists() or files_in(tmp_path / "out") == set()
+
+
+@slow
+@pytest.mark.parametrize("command", ["train", "study", "evaluate"])
+def test_a_second_writer_of_the_same_outputs_is_refused(trained, data_dir, tmp_path, command):
+    from gatelab.files import sole_writer
+
+    out_dir = tmp_path / "busy"
+    args, outputs = {
+        "train": (["src/train.py", f"paths.data_dir={data_dir}", f"paths.out_dir={out_dir}",
+                   f"paths.checkpoints_dir={out_dir}/checkpoints"], [out_dir / "models/mlp2/xor.ckpt"]),
+        "study": (["src/study.py", f"paths.data_dir={data_dir}", f"paths.out_dir={out_dir}", "study.seeds=3"],
+                  [out_dir / "study/mlp2/xor.json"]),
+        "evaluate": (["src/evaluate.py", "--models", "mlp2", "--gates", "xor", "--data-dir", str(data_dir),
+                      "--models-dir", str(trained), "--out-dir", str(out_dir)], [out_dir / "reports/summary.md"]),
+    }[command]  # fmt: skip
+    with sole_writer(outputs, "test"):  # as a first process writing them would
+        out = run_cli(*args)
+    assert_one_line_error(out, f"is writing {outputs[0]} right now; wait for it to end, or write elsewhere")
+    assert not any(p.suffix in (".ckpt", ".json", ".md", ".png") for p in files_in(tmp_path / "busy"))
+
+
+# --- sweeps: every job is checked before the first one runs ------------------------------------------
+
+
+@slow
+@pytest.mark.parametrize(
+    "command, sweep, fragment",
+    [
+        ("src/train.py", "model=mlp2,perceptron optimizer.lr=1,-1",
+         "job #1 of 4 (model=mlp2 optimizer.lr=-1): optimizer.lr must be a positive number, got -1"),
+        ("src/train.py", "data.gate=xor,parity5", "job #1 of 2 (data.gate=parity5): "),  # no data file for it
+        ("src/train.py", "model=mlp2,mlp9", "job #1 of 2 (model=mlp9): Could not find 'model/mlp9'"),
+        ("src/train.py", "name=a,../b", "job #1 of 2 (name=../b): name must be one folder name"),
+        ("src/study.py", "model=mlp2,manual optimizer=sgd,adam", "job #3 of 4 (model=manual optimizer=adam): "),
+        ("src/study.py", "study.seeds=10,0", "job #1 of 2 (study.seeds=0): study.seeds must be a positive integer"),
+    ],
+)
+def test_a_sweep_with_one_bad_job_runs_none(tmp_path, data_dir, command, sweep, fragment):
+    out = run_cli(command, "--multirun", *sweep.split(), f"paths.data_dir={data_dir}", f"hydra.sweep.dir={tmp_path}/sweep")
+    assert_one_line_error(out, fragment)
+    assert not (tmp_path / "sweep").exists() or files_in(tmp_path / "sweep") == set()

@@ -30,8 +30,8 @@ from collections.abc import Sequence
 import torch
 
 from gatelab.errors import GatelabError
-from gatelab.models import GateMLP, check_hidden
-from gatelab.network import linear_layers
+from gatelab.models import GateMLP
+from gatelab.network import check_hidden, linear_layers
 
 # Each activation with its local derivative, written in terms of its output a = f(z).
 ACTIVATION_AND_DERIVATIVE = {

@@ -23,8 +23,8 @@ from torch import nn
 
 from gatelab.backprop import ACTIVATION_AND_DERIVATIVE, bce, chain_rule, forward_with_cache
 from gatelab.errors import Diverged, GatelabError
-from gatelab.models import ManyStepsPerBatch, OptimizerFactory, check_hidden
-from gatelab.network import build_mlp, linear_layers
+from gatelab.models import ManyStepsPerBatch, OptimizerFactory
+from gatelab.network import build_mlp, check_hidden, linear_layers
 
 NOT_YET = -1
 

@@ -35,7 +35,7 @@ class SolvedOrStuck(EarlyStopping):
         self.stopping_threshold = solved_threshold(self.solved_below, len(x))
 
 
-def save_checkpoint(trainer: L.Trainer, path: str | Path, weights_only: bool) -> Path:
+def save_checkpoint(trainer: L.Trainer, path: str | Path, weights_only: bool, alone: bool = False) -> Path:
     """``trainer.save_checkpoint``, written atomically beside its destination.
 
     Every process of a multi-process run (DDP) must call ``trainer.save_checkpoint`` (it ends in a
@@ -43,7 +43,7 @@ def save_checkpoint(trainer: L.Trainer, path: str | Path, weights_only: bool) ->
     if not trainer.is_global_zero:
         trainer.save_checkpoint(path, weights_only=weights_only)  # writes nothing on this rank
         return Path(path)
-    return atomic_write(path, lambda tmp: trainer.save_checkpoint(tmp, weights_only=weights_only))
+    return atomic_write(path, lambda tmp: trainer.save_checkpoint(tmp, weights_only=weights_only), alone=alone)
 
 
 class ResumeCheckpoint(Checkpoint):
@@ -73,7 +73,7 @@ class ResumeCheckpoint(Checkpoint):
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int) -> None:
         epoch = trainer.current_epoch
         if batch_idx == 0 and epoch > 0 and epoch % self.every_n_epochs == 0:
-            save_checkpoint(trainer, self.path, weights_only=False)
+            save_checkpoint(trainer, self.path, weights_only=False, alone=True)  # now, not with the run's results
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.interrupted:

@@ -1,26 +1,103 @@
-"""Checks on the composed config: a wrong value gets one actionable line, before any training."""
+"""Checks on the composed config: a wrong value gets one actionable line, before any training (and
+before a ``--multirun`` sweep's first job: ``gatelab.sweep`` checks every job with these).
+
+By class of mistake: names and paths that would write somewhere unintended, outputs whose place is
+taken by something else, files that are not what their path says, values out of their bounds
+(including more than this machine's CPUs or memory), and settings a model would ignore.
+"""
 
 from __future__ import annotations
 
 import math
+import os
+import re
+from pathlib import Path
 
 from omegaconf import DictConfig
 
 from gatelab.errors import GatelabError
-from gatelab.gates import check_gate
+from gatelab.files import check_output_places
+from gatelab.gates import check_gate, check_noise_settings, read_gate_csv, truth_table
+from gatelab.network import ACTIVATIONS, check_hidden
+
+# The hand-written backprop rules (gatelab.backprop): the exact gradient, and the notes' variant.
+MANUAL_RULES = ("exact", "lab")
 
 
-def check_config(cfg: DictConfig) -> None:
+def check_config(cfg: DictConfig, create_folders: bool = True) -> None:
+    """Every check below, for a training run or (with a ``study`` section) a seed study. The output
+    folders are created to test that they can be written, unless ``create_folders`` is false."""
+    check_names_and_paths(cfg)
     check_gate(cfg.data.gate)
+    check_numbers(cfg)
     check_precision(cfg.trainer)
     check_devices(cfg.trainer)
+    check_model(cfg)
     check_manual_optimizer(cfg)
+    check_callbacks(cfg)
+    check_data(cfg)
+    if "study" in cfg:
+        check_study(cfg)
+    check_output_places(output_files(cfg), output_folders(cfg), create_folders)
+
+
+# --- names and paths ---------------------------------------------------------------------------
+
+# A run's name is one folder name: models/<name>/<gate>.ckpt must stay inside models/.
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+=,-]*")
+
+
+def check_names_and_paths(cfg: DictConfig) -> None:
+    name = cfg.name
+    if not isinstance(name, str) or not NAME.fullmatch(name) or ".." in name:
+        raise GatelabError(
+            f"name must be one folder name (letters, digits and . _ + = , -; not starting with . or -), got {name!r}: "
+            "it names the run's folders, models/<name>/ and the like"
+        )
+    settings = {f"paths.{key}": cfg.paths[key] for key in cfg.paths if key != "run_config"}
+    settings |= {"ckpt_path": cfg.ckpt_path, "resume_path": cfg.resume_path, "data.path": cfg.data.path}
+    if cfg.paths.run_config is not None:
+        settings["paths.run_config"] = cfg.paths.run_config
+    for key, value in settings.items():
+        if not isinstance(value, str) or not value.strip():
+            raise GatelabError(f"{key} must be a path, got {value!r} (an empty path would write to the filesystem's root)")
+
+
+def output_files(cfg: DictConfig) -> list[str]:
+    """The files a run (or a study) writes."""
+    if "study" in cfg:
+        return [study_json(cfg), study_png(cfg)]
+    snapshots = (cfg.get("callbacks") or {}).get("snapshots")
+    files = [cfg.ckpt_path, cfg.resume_path, cfg.paths.run_config, snapshots.path if snapshots else None]
+    return [f for f in files if f]
+
+
+def output_folders(cfg: DictConfig) -> list[str]:
+    logger = cfg.get("logger") or {}
+    return [folder for folder in (logger.get("dir"), logger.get("save_dir")) if folder]
+
+
+def study_json(cfg: DictConfig) -> str:
+    return f"{cfg.paths.study_dir}/{cfg.name}/{cfg.data.gate}.json"
+
+
+def study_png(cfg: DictConfig) -> str:
+    return f"{cfg.paths.plots_dir}/study/{cfg.name}/{cfg.data.gate}.png"
+
+
+# --- values and their bounds ------------------------------------------------------------------
+
+
+def check_numbers(cfg: DictConfig) -> None:
     lr = cfg.optimizer.get("lr")
     if not _is_number(lr) or not (0 < lr < math.inf):
         raise GatelabError(f"optimizer.lr must be a positive number, got {lr!r}")
     solved_below = cfg.get("solved_below")
-    if not _is_number(solved_below) or not (0 < solved_below < math.inf):
-        raise GatelabError(f"solved_below must be a positive number (a loss), got {solved_below!r}")
+    if not _is_number(solved_below) or not (0 < solved_below < math.log(2)):
+        raise GatelabError(
+            f"solved_below must be a loss between 0 and ln 2 = 0.693 (the loss of answering 0.5 everywhere), "
+            f"got {solved_below!r}"
+        )
     if not _is_int(cfg.seed) or not (0 <= cfg.seed < 2**32):
         raise GatelabError(f"seed must be an integer from 0 to 2**32-1, got {cfg.seed!r}")
     for key, value in [
@@ -28,10 +105,16 @@ def check_config(cfg: DictConfig) -> None:
         ("steps_per_epoch", cfg.steps_per_epoch),
         ("steps_per_batch", cfg.steps_per_batch),
         ("torch_threads", cfg.torch_threads),
-        *[("callbacks.snapshots.every", snapshots.every) for snapshots in [(cfg.get("callbacks") or {}).get("snapshots")] if snapshots],
     ]:
-        if not _is_int(value) or value < 1:
-            raise GatelabError(f"{key} must be a positive integer, got {value!r}")
+        check_positive_int(key, value)
+    cpus = os.cpu_count() or 1
+    if cfg.torch_threads > cpus:
+        raise GatelabError(f"torch_threads={cfg.torch_threads} but this machine has {cpus} CPUs (1 is fastest for these nets)")
+
+
+def check_positive_int(key: str, value: object) -> None:
+    if not _is_int(value) or value < 1:
+        raise GatelabError(f"{key} must be a positive integer, got {value!r}")
 
 
 def check_devices(trainer_cfg: DictConfig) -> None:
@@ -65,18 +148,116 @@ def check_precision(trainer_cfg: DictConfig) -> None:
         )
 
 
+def check_callbacks(cfg: DictConfig) -> None:
+    callbacks = cfg.get("callbacks") or {}
+    for group, key in [("snapshots", "every"), ("early_stopping", "patience"), ("progress_bar", "refresh_rate"),
+                       ("resume_checkpoint", "every_n_epochs")]:  # fmt: skip
+        if callbacks.get(group) and key in callbacks[group]:
+            check_positive_int(f"callbacks.{group}.{key}", callbacks[group][key])
+    stopping = callbacks.get("early_stopping")
+    if stopping and "min_delta" in stopping:
+        if not _is_number(stopping.min_delta) or not 0 <= stopping.min_delta < math.inf:
+            raise GatelabError(f"callbacks.early_stopping.min_delta must be a number >= 0, got {stopping.min_delta!r}")
+
+
+# --- the model ---------------------------------------------------------------------------------
+
+
+def is_manual(cfg: DictConfig) -> bool:
+    return str(cfg.model.get("_target_", "")).endswith("ManualBackpropMLP")
+
+
+def check_model(cfg: DictConfig) -> None:
+    check_hidden(cfg.model.hidden)
+    if cfg.model.activation not in ACTIVATIONS:
+        raise GatelabError(f"model.activation={cfg.model.activation!r} is unknown; choose one of {', '.join(ACTIVATIONS)}")
+    if is_manual(cfg) and cfg.model.get("rule", "exact") not in MANUAL_RULES:
+        raise GatelabError(f"model.rule={cfg.model.rule!r} is unknown; choose one of {', '.join(MANUAL_RULES)}")
+
+
 def check_manual_optimizer(cfg: DictConfig) -> None:
     """The hand-written backprop models implement plain SGD with a learning rate and nothing else:
-    any other optimizer setting would be ignored without a word."""
-    if not str(cfg.model.get("_target_", "")).endswith("ManualBackpropMLP"):
+    any other optimizer, or optimizer setting, would be ignored without a word."""
+    if not is_manual(cfg):
         return
+    model = "manual_lab" if cfg.model.get("rule") == "lab" else "manual"
+    if cfg.model.get("optimizer", "sgd") != "sgd":
+        raise GatelabError(f"model={model} implements plain SGD by hand; use optimizer=sgd, not optimizer={cfg.model.optimizer}")
     extra = sorted(key for key in cfg.optimizer if key not in ("_target_", "_partial_", "lr"))
     if extra:
         settings = ", ".join(f"optimizer.{key}={cfg.optimizer[key]}" for key in extra)
-        model = "manual_lab" if cfg.model.get("rule") == "lab" else "manual"
         raise GatelabError(
             f"model={model} implements plain SGD by hand (optimizer.lr only), so {settings} would be ignored; "
             "drop it, or use an autograd model (model=mlp2)"
+        )
+
+
+# --- the data ----------------------------------------------------------------------------------
+
+
+def check_data(cfg: DictConfig) -> None:
+    data = cfg.data
+    batches, remainder = divmod(cfg.steps_per_epoch, cfg.steps_per_batch)
+    if remainder or batches < 2:
+        raise GatelabError(
+            f"steps_per_epoch ({cfg.steps_per_epoch}) must be a multiple of steps_per_batch ({cfg.steps_per_batch}), "
+            "and at least twice it"
+        )
+    check_noise_settings(data.noise, data.samples_per_corner, data.split)
+    x, y = read_gate_csv(data.path)
+    expected_x, expected_y = truth_table(data.gate)
+    if x.shape != expected_x.shape or not (x == expected_x).all() or not (y == expected_y).all():
+        raise GatelabError(
+            f"{data.path} does not hold {data.gate}'s truth table (it was written for another function); "
+            f"regenerate it: python src/generate.py {data.gate} --data-dir {Path(data.path).parent}"
+        )
+    per_sample = len(x) * (x.shape[1] + 1) * 4 * 3  # float32 points and labels, each corner, train/val/test copies
+    check_memory(f"data.samples_per_corner={data.samples_per_corner}", data.samples_per_corner, per_sample, "samples per corner")
+
+
+# --- the seed study ----------------------------------------------------------------------------
+
+
+def check_study(cfg: DictConfig) -> None:
+    study, trainer = cfg.study, cfg.trainer
+    check_positive_int("study.seeds", study.seeds)
+    if not _is_int(study.first_seed) or not 0 <= study.first_seed <= 2**32 - study.seeds:
+        raise GatelabError(f"study.first_seed must be an integer from 0 to 2**32 - study.seeds, got {study.first_seed!r}")
+    one_device = trainer.devices == 1 or (trainer.devices == "auto" and trainer.accelerator == "cpu")
+    if not one_device or trainer.num_nodes != 1 or "ddp" in str(trainer.strategy):
+        raise GatelabError(
+            "the seed study trains its copies in one process (on one device); more processes would train every "
+            "copy in each. Split the seeds instead: study.first_seed and study.seeds choose each job's range"
+        )
+    per_seed = study_bytes_per_seed(check_hidden(cfg.model.hidden), len(truth_table(cfg.data.gate)[0]))
+    check_memory(f"study.seeds={study.seeds}", study.seeds, per_seed, "seeds", "; run the rest as further ranges with study.first_seed")
+
+
+def study_bytes_per_seed(hidden: list[int], rows: int) -> int:
+    """Peak memory per copy, measured (mlp2: 7.6 kB, mlp4: 16.5 kB at 10^5 seeds): the copies' nets
+    while they are built, then the weights, their gradients and the activations of every row."""
+    inputs = int(math.log2(rows))
+    sizes = [inputs, *hidden, 1]
+    parameters = sum((fan_in + 1) * fan_out for fan_in, fan_out in zip(sizes, sizes[1:]))
+    return 8192 + 40 * parameters + 40 * rows * sum(sizes)
+
+
+# --- this machine's memory ---------------------------------------------------------------------
+
+
+def available_memory() -> int:
+    import psutil  # (dvc's dependency, and ours)
+
+    return psutil.virtual_memory().available
+
+
+def check_memory(setting: str, count: int, bytes_each: int, unit: str, hint: str = "") -> None:
+    """Refuse ``count`` things of ``bytes_each`` bytes that would not fit in this machine's free memory."""
+    available = available_memory()
+    if count * bytes_each > available:
+        raise GatelabError(
+            f"{setting} needs about {count * bytes_each / 2**30:.1f} GiB of memory and this machine has "
+            f"{available / 2**30:.1f} GiB free: at most about {available // bytes_each} {unit} fit{hint}"
         )
 
 

@@ -1,4 +1,6 @@
-"""Atomic writes: a killed run leaves the previous file or none, never half of one.
+"""Writing results safely: a killed run leaves the previous file or none, never half of one; the
+files of one result appear together or not at all; two processes never write the same file at once;
+and a place taken by something else is found before any work is done.
 
 Each file is written to a temporary name in its own folder and renamed into place; a rename
 within one filesystem is atomic. (Lightning's own checkpoint "transaction" goes through the
@@ -7,9 +9,12 @@ system temp folder and ``shutil.move``, which is a copy when that is another fil
 
 from __future__ import annotations
 
+import contextvars
+import hashlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from gatelab.errors import GatelabError
@@ -18,8 +23,9 @@ UMASK = os.umask(0o022)
 os.umask(UMASK)  # (reading the umask means setting it; this puts it back)
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
-    """Call ``write(tmp)`` to fill a temporary file beside ``path``, then rename it to ``path``."""
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], object], alone: bool = False) -> Path:
+    """Call ``write(tmp)`` to fill a temporary file beside ``path``, then rename it to ``path`` (at the
+    end of the enclosing ``written_together`` block if there is one, unless ``alone``)."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -34,11 +40,42 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Pa
     try:
         write(tmp)
         os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes the file private; give it a normal file's mode
-        os.replace(tmp, path)
+        pending = PENDING.get()
+        if pending is None or alone:
+            os.replace(tmp, path)
+        else:  # one of a set of files: renamed into place with the others (written_together)
+            if path in pending:
+                pending.pop(path).unlink(missing_ok=True)
+            pending[path] = tmp
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+#: The files of the innermost ``written_together`` block, waiting to be renamed into place.
+PENDING: contextvars.ContextVar[dict[Path, Path] | None] = contextvars.ContextVar("pending", default=None)
+
+
+@contextmanager
+def written_together() -> Iterator[None]:
+    """Every ``atomic_write`` inside the block goes to its temporary file as usual, and all of them
+    are renamed into place when the block ends without an error; after an error, none is. A result
+    of several files (metrics, plots and report; a study's JSON and picture) is then never half
+    written: the renames follow one another within microseconds, after all the work is done."""
+    pending: dict[Path, Path] = {}
+    token = PENDING.set(pending)
+    try:
+        yield
+    except BaseException:
+        for tmp in pending.values():
+            tmp.unlink(missing_ok=True)
+        raise
+    else:
+        for path, tmp in pending.items():
+            os.replace(tmp, path)
+    finally:
+        PENDING.reset(token)
 
 
 def writer_alive(tmp: Path) -> bool:
@@ -69,3 +106,56 @@ def check_writable(folder: str | os.PathLike) -> None:
             pass
     except OSError as err:
         raise GatelabError(f"cannot write to {folder}/: {err.strerror or err}; choose another paths.* folder") from None
+
+
+def check_output_places(files: list[str], folders: list[str] = (), create_folders: bool = True) -> None:
+    """Fail before any work when the place of an output file is a folder (or the place of an output
+    folder a file), or a folder on the way is a file, or (``create_folders``: creating them to see)
+    the folders cannot be written."""
+    for place, want_folder in [*((Path(f), False) for f in files), *((Path(f), True) for f in folders)]:
+        if place.exists() and place.is_dir() != want_folder:
+            kind, wanted = ("a file", "a folder") if want_folder else ("a folder" if place.is_dir() else "not a file", "a file")
+            raise GatelabError(f"{place} is {kind}, where this run writes {wanted}; move it away or choose another name= or paths.*")
+        for parent in place.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise GatelabError(f"{parent} is a file, where this run needs a folder (for {place}); choose another paths.*")
+                break
+    for folder in {Path(f).parent for f in files} | {Path(f) for f in folders} if create_folders else ():
+        check_writable(folder)
+
+
+@contextmanager
+def sole_writer(paths: list[str | os.PathLike], command: str) -> Iterator[None]:
+    """Hold a lock on each output path for the block, so that a second process writing the same
+    files (the same run started twice, or two sweeps' jobs of one name and gate) is refused in one
+    line instead of mixing its files with the first one's. The locks live in the system's temp
+    folder (a lock file per absolute path), not among the outputs; they coordinate the processes of
+    one machine."""
+    from filelock import FileLock, Timeout  # (torch's dependency, and ours)
+
+    folder = Path(tempfile.gettempdir()) / f"gatelab-locks-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    folder.mkdir(exist_ok=True)
+    locks = []
+    try:
+        for path in paths:
+            key = hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:16]
+            lock = FileLock(folder / f"{key}.lock")
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                raise GatelabError(
+                    f"another {command} is writing {path} right now; wait for it to end, or write elsewhere "
+                    "(another name= or paths.*)"
+                ) from None
+            locks.append(lock)
+        yield
+    finally:
+        for lock in reversed(locks):
+            lock.release()
+
+
+def first_process() -> bool:
+    """Whether this is the process that writes a run's files: every process but the first of a
+    multi-process (DDP) run was started by Lightning, or a cluster's launcher, with a rank > 0."""
+    return all(os.environ.get(rank, "0") == "0" for rank in ("RANK", "LOCAL_RANK", "NODE_RANK"))

@@ -42,7 +42,19 @@ def load_network(ckpt_path: str | Path) -> tuple[torch.nn.Sequential, dict]:
         raise GatelabError(
             f"{ckpt_path} does not match its recorded architecture or is not a gatelab checkpoint; retrain it"
         ) from None
+    if not all(torch.isfinite(w).all() for w in ckpt["state_dict"].values()):
+        raise GatelabError(f"{ckpt_path} holds weights that are NaN or infinite (a diverged run); retrain it with a lower optimizer.lr")
     return net.eval(), ckpt
+
+
+def check_identity(ckpt_path: str | Path, config: dict, run: str, gate: str) -> None:
+    """A checkpoint is the run and gate its path names (not another one copied or renamed into place)."""
+    recorded = (config.get("name"), (config.get("data") or {}).get("gate"))
+    if recorded != (run, gate):
+        raise GatelabError(
+            f"{ckpt_path} holds the run {recorded[0]} on {recorded[1]}, not {run} on {gate} (copied or renamed into "
+            f"place?); retrain it: python src/train.py name={run} data.gate={gate}"
+        )
 
 
 def score(probs: torch.Tensor, y: torch.Tensor) -> dict:
@@ -69,14 +81,19 @@ def score(probs: torch.Tensor, y: torch.Tensor) -> dict:
     }
 
 
-def evaluate_checkpoint(ckpt_path: str | Path, x: torch.Tensor, y: torch.Tensor) -> tuple[dict, torch.nn.Sequential, dict]:
-    """Metrics on the truth table ``(x, y)``; for a run trained on noisy data also on its test set
-    (rebuilt from the data settings the checkpoint recorded). Returns them, the network and the
-    run's resolved config (as the checkpoint recorded it)."""
+def evaluate_checkpoint(
+    ckpt_path: str | Path, x: torch.Tensor, y: torch.Tensor, run: str, gate: str
+) -> tuple[dict, torch.nn.Sequential, dict]:  # fmt: skip
+    """Metrics of the run ``run`` on ``gate``, whose truth table is ``(x, y)``; for a run trained on
+    noisy data also on its test set (rebuilt from the data settings the checkpoint recorded).
+    Returns them, the network and the run's resolved config (as the checkpoint recorded it)."""
     net, ckpt = load_network(ckpt_path)
     config = ckpt.get("config")
     if not isinstance(config, dict):
         raise GatelabError(f"{ckpt_path} does not record the config it was trained with; retrain it with src/train.py")
+    check_identity(ckpt_path, config, run, gate)
+    if net[0].in_features != x.shape[1]:
+        raise GatelabError(f"{ckpt_path} was trained on {net[0].in_features} inputs but {gate} has {x.shape[1]}; retrain it")
     with torch.no_grad():
         metrics = {**score(net(x), y), "steps": ckpt["global_step"]}
         # Solved, as training and the seed study define it (conf/config.yaml: solved_below).
@@ -110,6 +127,19 @@ def read_json(path: str | Path) -> dict:
         return json.loads(path.read_text())
     except json.JSONDecodeError:
         raise GatelabError(f"{path} is not valid JSON; rerun the command that writes it") from None
+
+
+def read_study(study_dir: str | Path, name: str, gate: str) -> dict:
+    """The seed study of ``name`` on ``gate`` (study/<name>/<gate>.json), checked to be that one."""
+    path = Path(study_dir) / name / f"{gate}.json"
+    result = read_json(path)
+    recorded = (result.get("model"), result.get("gate")) if isinstance(result, dict) else (None, None)
+    if recorded != (name, gate):
+        raise GatelabError(
+            f"{path} is not the study of {name} on {gate} (it records {recorded[0]} on {recorded[1]}: copied or renamed "
+            "into place?); rerun that study with src/study.py"
+        )
+    return result
 
 
 def write_json(path: str | Path, data: dict) -> Path:

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torchmetrics.functional.classification import binary_accuracy
 
 from gatelab.errors import Diverged, GatelabError
-from gatelab.network import ACTIVATIONS, build_mlp, linear_layers
+from gatelab.network import ACTIVATIONS, build_mlp, check_hidden, linear_layers
 from gatelab.snapshots import Snapshots
 
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
@@ -178,14 +178,3 @@ class GateMLP(ManyStepsPerBatch):
         if self.optimizer_factory is None:
             raise GatelabError("GateMLP needs an optimizer (e.g. optimizer=sgd)")
         return self.optimizer_factory(self.parameters())
-
-
-def check_hidden(hidden: Sequence[int]) -> list[int]:
-    """Hidden layer sizes as a plain list of positive ints, or a one-line error."""
-    try:
-        sizes = [int(h) for h in hidden]
-    except (TypeError, ValueError):
-        raise GatelabError(f"model.hidden must be a list of layer sizes like [2] or [10,10,10], got {hidden}") from None
-    if any(h < 1 for h in sizes) or any(int(h) != h for h in hidden):
-        raise GatelabError(f"model.hidden sizes must be positive integers, got {list(hidden)}")
-    return sizes

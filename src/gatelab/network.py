@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 from torch import nn
 
+from gatelab.errors import GatelabError
+
 ACTIVATIONS: dict[str, type[nn.Module]] = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
 
 
@@ -32,3 +34,14 @@ def build_mlp(hidden: Sequence[int], activation: str = "sigmoid", in_features: i
 def linear_layers(net: nn.Sequential) -> list[nn.Linear]:
     """The net's Linear layers, input to output."""
     return [m for m in net if isinstance(m, nn.Linear)]
+
+
+def check_hidden(hidden: Sequence[int]) -> list[int]:
+    """Hidden layer sizes as a plain list of positive ints, or a one-line error."""
+    try:
+        sizes = [int(h) for h in hidden]
+    except (TypeError, ValueError):
+        raise GatelabError(f"model.hidden must be a list of layer sizes like [2] or [10,10,10], got {hidden}") from None
+    if any(h < 1 for h in sizes) or any(int(h) != h for h in hidden):
+        raise GatelabError(f"model.hidden sizes must be positive integers, got {list(hidden)}")
+    return sizes

@@ -18,39 +18,21 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from gatelab.anatomy import classify_failures, describe
-from gatelab.config import check_config
-from gatelab.errors import GatelabError
-from gatelab.files import check_writable
+from gatelab.config import check_config, is_manual, study_json, study_png
+from gatelab.files import sole_writer, written_together
 from gatelab.metrics import write_json
 from gatelab.report import settings_of
 from gatelab.training import check_accelerator, instantiate_callbacks, quiet_lightning, resolved_config, shown_path
 
 
-
 def run_study(cfg: DictConfig) -> dict:
     """Train ``cfg.study.seeds`` copies of ``cfg.model`` on ``cfg.data``, write and return the summary."""
-    check_config(cfg)
+    check_config(cfg)  # the study's settings too (gatelab.config.check_study)
     check_accelerator(cfg.trainer)
     study = cfg.study
-    if not isinstance(study.seeds, int) or study.seeds < 1:
-        raise GatelabError(f"study.seeds must be a positive integer, got {study.seeds!r}")
-    if not isinstance(study.first_seed, int) or not 0 <= study.first_seed <= 2**32 - study.seeds:
-        raise GatelabError(f"study.first_seed must be an integer from 0 to 2**32 - study.seeds, got {study.first_seed!r}")
-    one_device = cfg.trainer.devices == 1 or (cfg.trainer.devices == "auto" and cfg.trainer.accelerator == "cpu")
-    if not one_device or cfg.trainer.num_nodes != 1 or "ddp" in str(cfg.trainer.strategy):
-        raise GatelabError(
-            "the seed study trains its copies in one process (on one device); more processes would train every "
-            "copy in each. Split the seeds instead: study.first_seed and study.seeds choose each job's range"
-        )
-    out_json = Path(cfg.paths.study_dir) / cfg.name / f"{cfg.data.gate}.json"
-    out_png = Path(cfg.paths.plots_dir) / "study" / cfg.name / f"{cfg.data.gate}.png"
-    for folder in (out_json.parent, out_png.parent):
-        check_writable(folder)
-    manual = cfg.model._target_.endswith("ManualBackpropMLP")
-    if manual and cfg.model.optimizer != "sgd":
-        raise GatelabError(f"model=manual implements plain SGD by hand; use optimizer=sgd, not optimizer={cfg.model.optimizer}")
+    out_json, out_png = Path(study_json(cfg)), Path(study_png(cfg))
+    manual = is_manual(cfg)
 
-    from gatelab.backprop import bce, forward_with_cache
     from gatelab.batched import SeedStudy
 
     quiet_lightning()
@@ -65,7 +47,16 @@ def run_study(cfg: DictConfig) -> dict:
     )  # fmt: skip
     callbacks = instantiate_callbacks(cfg)
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=False, enable_checkpointing=False)
-    trainer.fit(model, datamodule=datamodule)
+    with sole_writer([out_json, out_png], "seed study"):
+        trainer.fit(model, datamodule=datamodule)
+        return summarize_and_write(cfg, model, datamodule, trainer.global_step, seeds, out_json, out_png)
+
+
+def summarize_and_write(
+    cfg: DictConfig, model, datamodule, steps: int, seeds: range, out_json: Path, out_png: Path
+) -> dict:  # fmt: skip
+    """What the trained copies did (``summarize_study``), written as JSON and a picture, together."""
+    from gatelab.backprop import bce, forward_with_cache
 
     model.cpu()
     x, y = (t.to(model.dtype) for t in datamodule.train_set)  # float64 under trainer.precision=64-true
@@ -77,16 +68,17 @@ def run_study(cfg: DictConfig) -> dict:
         cache = forward_with_cache(list(model.weights), list(model.biases), model.activations, datamodule.x.to(model.dtype))
         hidden = cache[-2].expand(model.copies, *cache[-2].shape[-2:])  # no hidden layer: the inputs
     result = summarize_study(
-        name=cfg.name, gate=cfg.data.gate, seeds=seeds, steps=trainer.global_step, threshold=cfg.solved_below,
+        name=cfg.name, gate=cfg.data.gate, seeds=seeds, steps=steps, threshold=cfg.solved_below,
         first_correct=model.first_correct.cpu(), final_loss=final_loss, final_correct=final_correct,
         corners=(datamodule.x, datamodule.y, hidden, cache[-1][..., 0]),
     )  # fmt: skip
     # What ran, for the report. (Not `seed`: the copies' seeds are first_seed.. above.)
     result["settings"] = {k: v for k, v in settings_of(resolved_config(cfg), datamodule.inputs).items() if k != "seed"}
-    write_json(out_json, result)
-    from gatelab.plots import study_png
+    from gatelab import plots
 
-    study_png(result, out_png)
+    with written_together():  # the JSON and its picture appear together, or neither
+        write_json(out_json, result)
+        plots.study_png(result, out_png)
     return {**result, "json": shown_path(out_json), "png": shown_path(out_png)}
 
 

@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gatelab.config import check_config
 from gatelab.errors import Diverged, GatelabError
-from gatelab.files import atomic_write_text, check_writable
+from gatelab.files import atomic_write_text, check_writable, first_process, sole_writer, written_together
 from gatelab.metrics import score
 
 
@@ -47,19 +47,22 @@ def train(cfg: DictConfig) -> dict | None:
     checkpointing = any(isinstance(c, Checkpoint) for c in callbacks)
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger, enable_checkpointing=checkpointing)
 
-    try:
-        trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
-    except RuntimeError as err:
-        if "without overflow" not in str(err):  # torch.optim's message when an update overflows float
-            raise
-        raise Diverged(f"a weight update overflowed: training diverged; lower optimizer.lr (now {cfg.optimizer.lr})") from None
-    # The trained model: weights, hyperparameters and step count. No optimizer or callback state,
-    # which would embed absolute paths and make checkpoints differ between clones.
-    save_checkpoint(trainer, cfg.ckpt_path, weights_only=True)
-    if not trainer.is_global_zero:
-        return None
-    if cfg.paths.get("run_config"):  # a run by hand: its folder gets the resolved config too
-        atomic_write_text(cfg.paths.run_config, OmegaConf.to_yaml(config))
+    # The run's files (checkpoint, snapshots, config) appear together at the end, or not at all;
+    # and no other process may write them meanwhile (the same run started twice).
+    with sole_writer([cfg.ckpt_path, cfg.resume_path] if first_process() else [], "training run"), written_together():
+        try:
+            trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
+        except RuntimeError as err:
+            if "without overflow" not in str(err):  # torch.optim's message when an update overflows float
+                raise
+            raise Diverged(f"a weight update overflowed: training diverged; lower optimizer.lr (now {cfg.optimizer.lr})") from None
+        # The trained model: weights, hyperparameters and step count. No optimizer or callback state,
+        # which would embed absolute paths and make checkpoints differ between clones.
+        save_checkpoint(trainer, cfg.ckpt_path, weights_only=True)
+        if not trainer.is_global_zero:
+            return None
+        if cfg.paths.get("run_config"):  # a run by hand: its folder gets the resolved config too
+            atomic_write_text(cfg.paths.run_config, OmegaConf.to_yaml(config))
 
     split, *data = datamodule.judged_set  # what early stopping watched: the validation set, if any
     with torch.no_grad():

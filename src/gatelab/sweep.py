@@ -1,0 +1,78 @@
+"""Check every job of a ``--multirun`` sweep before the first one runs.
+
+Hydra starts a sweep's jobs one after another (or all at once, on a cluster), and each checks its
+own settings when it starts: a mistake in the last combination (``optimizer.lr=1,-1``, a gate with
+no data file) would be found only after every job before it ran. ``CheckEveryJob``, a Hydra
+callback (conf/hydra/callbacks/), composes each job's config as the sweeper will, and checks it
+with ``gatelab.config.check_config``, before the launcher starts anything.
+
+It lists the jobs as Hydra's basic sweeper does (``BasicSweeper.split_arguments``, a static method
+of Hydra's own sweeper); a sweeper that chooses its jobs as it goes (Optuna, Nevergrad) is left alone.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, open_dict, read_write
+
+from gatelab.errors import USER_ERROR, describe_user_error
+
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+
+
+class CheckEveryJob(Callback):
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if config.hydra.sweeper.get("_target_") != BASIC_SWEEPER:
+            return
+        from hydra.core.hydra_config import HydraConfig
+
+        from gatelab.config import check_config
+
+        jobs, swept = sweep_jobs(config)
+        try:
+            for number, overrides in enumerate(jobs):
+                try:
+                    check_config(job_config(config, overrides, number), create_folders=False)
+                except Exception as err:  # noqa: BLE001  (Hydra's own config errors too)
+                    message = describe_user_error(err)
+                    if message is None:
+                        raise
+                    # Hydra turns a callback's exceptions into warnings and goes on: exit here.
+                    shown = " ".join(o for o in overrides if o.split("=", 1)[0] in swept)
+                    print(f"error: job #{number} of {len(jobs)} ({shown}): {message}", file=sys.stderr)
+                    raise SystemExit(USER_ERROR) from None
+        finally:
+            HydraConfig.instance().set_config(config)
+
+
+def job_config(config: DictConfig, overrides: list[str], number: int) -> DictConfig:
+    """Job ``number``'s config, as the launcher will compose it; HydraConfig is then the job's, so
+    that ${hydra:...} in it (its name, its folder) resolves to the job's."""
+    from hydra import compose
+    from hydra.core.hydra_config import HydraConfig
+
+    job = compose(config.hydra.job.config_name, overrides=[*config.hydra.overrides.hydra, *overrides], return_hydra_config=True)
+    with open_dict(job):  # what the launcher sets for each job (hydra.core.utils.run_job)
+        job.hydra.job.num = number
+    HydraConfig.instance().set_config(job)  # (it makes job.hydra read-only)
+    with read_write(job.hydra):
+        job.hydra.runtime.output_dir = str(Path(job.hydra.sweep.dir, str(job.hydra.sweep.subdir)).absolute())
+    HydraConfig.instance().set_config(job)
+    return job
+
+
+def sweep_jobs(config: DictConfig) -> tuple[list[list[str]], set[str]]:
+    """Each job's overrides, in the order the basic sweeper runs them, and the keys swept."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    params = config.hydra.sweeper.get("params") or {}
+    arguments = [f"{key}={value}" for key, value in params.items()] + list(config.hydra.overrides.task)
+    parsed = OverridesParser.create().parse_overrides(arguments)
+    batches = BasicSweeper.split_arguments(parsed, None)
+    swept = {override.get_key_element() for override in parsed if override.is_sweep_override()}
+    return [list(job) for batch in batches for job in batch], swept
