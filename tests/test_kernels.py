@@ -118,7 +118,7 @@ def test_other_kernels_keep_every_verdict_and_move_step_counts_within_the_stated
     from gatelab.metrics import evaluate_checkpoint
 
     for gate in ("xor", "xnor"):
-        mine, _, _ = evaluate_checkpoint(tmp_path / "train/models/mlp4" / f"{gate}.ckpt", *truth_table(gate))
+        mine, _, _ = evaluate_checkpoint(tmp_path / "train/models/mlp4" / f"{gate}.ckpt", *truth_table(gate), "mlp4", gate)
         committed = json.loads((ROOT / "metrics/mlp4" / f"{gate}.json").read_text())
         assert (mine["accuracy"], mine["steps"], mine["solved"]) == (committed["accuracy"], committed["steps"], committed["solved"])
         assert abs(mine["loss"] - committed["loss"]) <= LOSS_TOLERANCE

@@ -209,7 +209,7 @@ def check_data(cfg: DictConfig) -> None:
     if x.shape != expected_x.shape or not (x == expected_x).all() or not (y == expected_y).all():
         raise GatelabError(
             f"{data.path} does not hold {data.gate}'s truth table (it was written for another function); "
-            f"regenerate it: python src/generate.py {data.gate} --data-dir {Path(data.path).parent}"
+            f"regenerate it: python src/generate.py {data.gate} --out {Path(data.path).parent}"
         )
     per_sample = len(x) * (x.shape[1] + 1) * 4 * 3  # float32 points and labels, each corner, train/val/test copies
     check_memory(f"data.samples_per_corner={data.samples_per_corner}", data.samples_per_corner, per_sample, "samples per corner")

@@ -93,8 +93,8 @@ def writer_alive(tmp: Path) -> bool:
     return True
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8", newline="\n"))
+def atomic_write_text(path: str | os.PathLike, text: str, alone: bool = False) -> Path:
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8", newline="\n"), alone=alone)
 
 
 def check_writable(folder: str | os.PathLike) -> None:

@@ -34,4 +34,5 @@ class EpochDVCLiveLogger(DVCLiveLogger):
             header, *rows = curve.read_text().splitlines()
             kept = [row for row in rows if int(float(row.split("\t")[0])) <= step]
             if len(kept) < len(rows):
-                atomic_write_text(curve, "\n".join([header, *kept]) + "\n")
+                # Now, not with the run's results: the logger appends to it from here on.
+                atomic_write_text(curve, "\n".join([header, *kept]) + "\n", alone=True)
