@@ -10,9 +10,9 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from gatelab.config import check_config
+from gatelab.config import check_config, output_files, output_folders
 from gatelab.errors import Diverged, GatelabError
-from gatelab.files import atomic_write_text, check_writable, first_process, sole_writer, written_together
+from gatelab.files import atomic_write_text, check_output_places, first_process, sole_writer, written_together
 from gatelab.metrics import score
 
 
@@ -20,13 +20,13 @@ def train(cfg: DictConfig) -> dict | None:
     """Train ``cfg.model`` on ``cfg.data``, save it to ``cfg.ckpt_path`` and return a summary
     (``None`` in the other processes of a multi-process run: rank 0 reports)."""
     # Everything a user can get wrong is checked before the ~9 s Lightning import.
-    check_config(cfg)
+    check_config(cfg, create_folders=False)  # (a resumed run writes into the interrupted run's folders)
     check_accelerator(cfg.trainer)
     resume_from, interrupted = resume_checkpoint(cfg, resolved_config(cfg))
     if interrupted:  # continue in the interrupted run's folder: its curves and snapshots go on there
         for key, value in interrupted["paths"].items():
             cfg.paths[key] = value
-    check_writable(Path(cfg.ckpt_path).parent)
+    check_output_places(output_files(cfg), output_folders(cfg))
     config = resolved_config(cfg)
     import lightning as L
     from lightning.pytorch.callbacks import Checkpoint
