@@ -16,10 +16,11 @@ from gatelab.errors import exit_on_user_error
 @hydra.main(version_base="1.3", config_path="../conf", config_name="study")
 def main(cfg: DictConfig) -> dict:
     with exit_on_user_error():
+        from gatelab.shards import format_shard
         from gatelab.study import format_study, run_study  # imports Lightning: not paid by --help
 
         result = run_study(cfg)
-    print(format_study(result))
+    print(format_shard(result) if "shard" in result else format_study(result))
     return result
 
 

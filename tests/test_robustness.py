@@ -354,6 +354,10 @@ def test_values_out_of_bounds_are_refused_before_training(make_cfg, tmp_path, ov
         (["trainer.strategy=ddp"], "the seed study trains its copies in one process"),
         (["trainer.num_nodes=2"], "the seed study trains its copies in one process"),
         (["model=manual", "optimizer=adam"], "use optimizer=sgd"),
+        (["study.shards=0"], "study.shards must be a positive integer"),
+        (["study.seeds=3", "study.shards=4"], "study.shards=4 is more than study.seeds=3"),
+        (["study.shards=4", "study.shard=4"], "study.shard must be an integer from 0 to study.shards - 1 = 3, got 4"),
+        (["study.shards=4", "study.shard=-1"], "study.shard must be an integer from 0 to study.shards - 1"),
     ],
 )
 def test_every_study_setting_is_checked_before_training(make_cfg, tmp_path, overrides, fragment):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable
 
 import torch
 
@@ -76,19 +77,28 @@ def classify_failures(
     """Each copy's failure kind (None: solved) and the counts. ``hidden``: ``[S, rows, units]``, the last
     hidden layer on the truth table ``x`` (the inputs themselves for a net without one); ``outputs``:
     ``[S, rows]``; ``y``: ``[rows, 1]``; ``final_loss``, ``failed``: ``[S]``."""
+    classified = classify_each(hidden, outputs, x, y, final_loss, failed)
+    return [kind for kind, _ in classified], count_failures(classified)
+
+
+def classify_each(
+    hidden: torch.Tensor, outputs: torch.Tensor, x: torch.Tensor, y: torch.Tensor, final_loss: torch.Tensor, failed: torch.Tensor
+) -> list[tuple[str | None, bool | None]]:
+    """Each copy's failure kind and whether its merged corners answer their mean target (``classify``);
+    ``(None, None)`` for a solved copy."""
     names, targets = row_names(x), y.flatten()
-    kinds: list[str | None] = []
-    at_mean = Counter()
-    for s in range(len(failed)):
-        if not failed[s]:
-            kinds.append(None)
-            continue
-        kind, matches = classify(hidden[s], outputs[s], targets, float(final_loss[s]), names)
-        kinds.append(kind)
-        if matches is not None:
-            at_mean[matches] += 1
-    counts = Counter(k for k in kinds if k is not None)
-    return kinds, {
+    return [
+        classify(hidden[s], outputs[s], targets, float(final_loss[s]), names) if failed[s] else (None, None)
+        for s in range(len(failed))
+    ]
+
+
+def count_failures(classified: Iterable[tuple[str | None, bool | None]]) -> dict:
+    """The counts of ``classify_each``'s results: the study's ``failures``."""
+    classified = list(classified)
+    at_mean = Counter(matches for kind, matches in classified if kind is not None and matches is not None)
+    counts = Counter(kind for kind, _ in classified if kind is not None)
+    return {
         "plateau": counts.pop("plateau", 0),
         "other": counts.pop("other", 0),
         "merged": dict(sorted(counts.items())),  # corners of different classes merged in the hidden layer

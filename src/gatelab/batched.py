@@ -9,8 +9,12 @@ copy's gradient is exactly its own and the copies train independently, as S sing
 optimizer, they train by the hand-written chain rule of ``gatelab.backprop`` instead of autograd.
 
 Every step records, per copy, whether it answers every row right, so the first step at which
-it does is exact. After each epoch, training stops once every copy is *solved*: every row right
-and loss below ``threshold`` (the single run's early-stopping rule).
+it does is exact. After each epoch, each copy that is *solved* (every row right and the loss below
+``threshold``: the single run's early-stopping rule) for the first time keeps its weights as its
+end state (``end_weights``): where its own early-stopped run would end, whatever the other copies
+do. So a copy's results do not depend on which copies share its batch, and a study split into
+shards of seeds merges to exactly the unsplit study (``gatelab.shards``). Training stops once every
+copy is solved; a copy never solved ends where the budget ends.
 """
 
 from __future__ import annotations
@@ -69,6 +73,10 @@ class SeedStudy(ManyStepsPerBatch):
         self.steps_per_batch, self.threshold = steps_per_batch, threshold
         self.copies = len(seeds)
         self.register_buffer("first_correct", torch.full((self.copies,), NOT_YET))
+        self.register_buffer("solved_at", torch.full((self.copies,), NOT_YET))  # the step each copy's run stops
+        # Each copy's end state: its weights when first solved, or at the end of training (on_train_start).
+        self.end_weights: list[torch.Tensor] = []
+        self.end_biases: list[torch.Tensor] = []
         self._last_step: tuple[torch.Tensor, torch.Tensor] | None = None
         self._row_weight: torch.Tensor | None = None
 
@@ -97,7 +105,13 @@ class SeedStudy(ManyStepsPerBatch):
         optimizer.zero_grad()
         y_hat = self(x)
         # The sum over copies of each copy's mean BCE (weight 1/rows): each copy's gradient is its own.
-        loss = F.binary_cross_entropy(y_hat, y.expand_as(y_hat), weight=self.row_weight(y), reduction="sum")
+        try:
+            loss = F.binary_cross_entropy(y_hat, y.expand_as(y_hat), weight=self.row_weight(y), reduction="sum")
+        except RuntimeError as err:  # torch's BCE refuses NaN outputs (checked per batch: here, first)
+            if "between 0 and 1" not in str(err):
+                raise
+            check_finite(y_hat, max(self.global_step - 1, 0), self.global_step)
+            raise
         self.manual_backward(loss)
         optimizer.step()
         return y_hat.detach()
@@ -134,11 +148,33 @@ class SeedStudy(ManyStepsPerBatch):
 
     def on_train_epoch_end(self) -> None:
         solved = self.solved_now()
+        self.keep_end_state(solved & (self.solved_at == NOT_YET))
         self.log("study/solved", solved.float().mean(), prog_bar=True)
         if self.loggers:
             self.log("step", float(self.global_step))
-        if solved.all():  # nothing left to learn about any copy
+        if (self.solved_at != NOT_YET).all():  # every copy's own run has stopped
             self.trainer.should_stop = True
+
+    def on_train_start(self) -> None:
+        # Here, not in __init__: on the device and in the dtype (trainer.precision) training uses.
+        self.end_weights = [w.detach().clone() for w in self.weights]
+        self.end_biases = [b.detach().clone() for b in self.biases]
+
+    def on_train_end(self) -> None:
+        self.keep_end_state(self.solved_at == NOT_YET)  # the copies never solved end with the budget
+
+    @torch.no_grad()
+    def keep_end_state(self, copies: torch.Tensor) -> None:
+        """``copies`` (``[S]`` bool) end here: keep their weights and the step."""
+        if not copies.any():
+            return
+        for end, now in zip([*self.end_weights, *self.end_biases], [*self.weights, *self.biases]):
+            end[copies] = now[copies]
+        self.solved_at[copies] = self.global_step
+
+    def end_state(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Each copy's weights and biases where its run ended (on the CPU, in the model's dtype)."""
+        return [w.to("cpu", self.dtype) for w in self.end_weights], [b.to("cpu", self.dtype) for b in self.end_biases]
 
     def configure_optimizers(self) -> torch.optim.Optimizer | None:
         return None if self.optimizer_factory is None else self.optimizer_factory(self.parameters())

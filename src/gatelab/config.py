@@ -66,6 +66,10 @@ def check_names_and_paths(cfg: DictConfig) -> None:
 def output_files(cfg: DictConfig) -> list[str]:
     """The files a run (or a study) writes."""
     if "study" in cfg:
+        if cfg.study.shards > 1:
+            from gatelab.shards import shard_file
+
+            return [shard_file(cfg.paths.study_dir, cfg.name, cfg.data.gate, cfg.study.shard, cfg.study.shards)]
         return [study_json(cfg), study_png(cfg)]
     snapshots = (cfg.get("callbacks") or {}).get("snapshots")
     files = [cfg.ckpt_path, cfg.resume_path, cfg.paths.run_config, snapshots.path if snapshots else None]
@@ -223,14 +227,20 @@ def check_study(cfg: DictConfig) -> None:
     check_positive_int("study.seeds", study.seeds)
     if not _is_int(study.first_seed) or not 0 <= study.first_seed <= 2**32 - study.seeds:
         raise GatelabError(f"study.first_seed must be an integer from 0 to 2**32 - study.seeds, got {study.first_seed!r}")
+    check_positive_int("study.shards", study.shards)
+    if study.shards > study.seeds:
+        raise GatelabError(f"study.shards={study.shards} is more than study.seeds={study.seeds}: every shard needs a seed")
+    if not _is_int(study.shard) or not 0 <= study.shard < study.shards:
+        raise GatelabError(f"study.shard must be an integer from 0 to study.shards - 1 = {study.shards - 1}, got {study.shard!r}")
     one_device = trainer.devices == 1 or (trainer.devices == "auto" and trainer.accelerator == "cpu")
     if not one_device or trainer.num_nodes != 1 or "ddp" in str(trainer.strategy):
         raise GatelabError(
             "the seed study trains its copies in one process (on one device); more processes would train every "
-            "copy in each. Split the seeds instead: study.first_seed and study.seeds choose each job's range"
+            "copy in each. Split the seeds into shards instead, one job each (study.shards, study.shard)"
         )
     per_seed = study_bytes_per_seed(check_hidden(cfg.model.hidden), len(truth_table(cfg.data.gate)[0]))
-    check_memory(f"study.seeds={study.seeds}", study.seeds, per_seed, "seeds", "; run the rest as further ranges with study.first_seed")
+    check_memory(f"study.seeds={study.seeds}", -(-study.seeds // study.shards), per_seed, "seeds per shard",
+                 "; split them into more shards (study.shards)")  # fmt: skip
 
 
 def study_bytes_per_seed(hidden: list[int], rows: int) -> int:

@@ -38,6 +38,16 @@ def exit_on_user_error() -> Iterator[None]:
         raise SystemExit(USER_ERROR) from None
 
 
+def exit_from_hydra_callback(err: Exception, context: str = "") -> None:
+    """End the command as ``exit_on_user_error`` would, from inside a Hydra callback: Hydra turns a
+    callback's exceptions into warnings and goes on, but not SystemExit. Not a user's mistake: raise it."""
+    message = describe_user_error(err)
+    if message is None:
+        raise err
+    print(f"error: {context}{message}", file=sys.stderr)
+    raise SystemExit(USER_ERROR) from None
+
+
 def describe_user_error(err: BaseException) -> str | None:
     """One line for a user's mistake; None when ``err`` is not one."""
     cause = user_error_in(err)
@@ -47,6 +57,8 @@ def describe_user_error(err: BaseException) -> str | None:
     if kind == "InstantiationException" and err.__cause__ is not None:
         key = next((line.split(":", 1)[1].strip() for line in str(err).splitlines() if line.startswith("full_key:")), "")
         return f"{key}: {first_line(err.__cause__)}" if key else first_line(err.__cause__)
+    if kind == "UncompletedJobError":  # submitit: a job of the sweep ended without a result
+        return failed_job(err)
     if kind == "OverrideParseException":
         return f"cannot parse the override {err.override!r}: {first_line(err)}"
     if type(err).__module__.startswith(("hydra.", "omegaconf.")):
@@ -63,6 +75,15 @@ def user_error_in(err: BaseException | None) -> BaseException | None:
             return err
         err = err.__cause__
     return None
+
+
+def failed_job(err: BaseException) -> str:
+    """A submitit job that exited without a result, with the job's own error line (from its error
+    stream, which submitit quotes) when it printed one."""
+    lines = str(err).splitlines()
+    job = lines[0].split(" with path")[0] if lines else "a job"
+    reason = next((line.removeprefix("error: ") for line in reversed(lines) if line.startswith("error: ")), None)
+    return f"{job} failed: {reason}" if reason else f"{job} failed; its log is in the sweep's .submitit/ folder"
 
 
 def first_line(err: BaseException) -> str:

@@ -17,8 +17,8 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from gatelab.anatomy import classify_failures, describe
-from gatelab.config import check_config, is_manual, study_json, study_png
+from gatelab.anatomy import classify_each, count_failures, describe
+from gatelab.config import check_config, is_manual, output_files
 from gatelab.files import sole_writer, written_together
 from gatelab.metrics import write_json
 from gatelab.report import settings_of
@@ -26,11 +26,12 @@ from gatelab.training import check_accelerator, instantiate_callbacks, quiet_lig
 
 
 def run_study(cfg: DictConfig) -> dict:
-    """Train ``cfg.study.seeds`` copies of ``cfg.model`` on ``cfg.data``, write and return the summary."""
+    """Train the study's copies of ``cfg.model`` on ``cfg.data`` (all its seeds, or one shard's:
+    ``study.shards``, ``study.shard``), write and return the summary (or the shard)."""
     check_config(cfg)  # the study's settings too (gatelab.config.check_study)
     check_accelerator(cfg.trainer)
     study = cfg.study
-    out_json, out_png = Path(study_json(cfg)), Path(study_png(cfg))
+    seeds = shard_range(study.first_seed, study.seeds, study.shard, study.shards)
     manual = is_manual(cfg)
 
     from gatelab.batched import SeedStudy
@@ -38,7 +39,6 @@ def run_study(cfg: DictConfig) -> dict:
     quiet_lightning()
     torch.set_num_threads(cfg.torch_threads)
     datamodule = instantiate(cfg.data)
-    seeds = range(study.first_seed, study.first_seed + study.seeds)
     model = SeedStudy(
         cfg.model.hidden, cfg.model.activation, seeds,
         optimizer=None if manual else instantiate(cfg.optimizer), manual_lr=cfg.optimizer.lr if manual else None,
@@ -47,58 +47,80 @@ def run_study(cfg: DictConfig) -> dict:
     )  # fmt: skip
     callbacks = instantiate_callbacks(cfg)
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=False, enable_checkpointing=False)
-    with sole_writer([out_json, out_png], "seed study"):
+    outputs = [Path(path) for path in output_files(cfg)]
+    with sole_writer(outputs, "seed study"):
         trainer.fit(model, datamodule=datamodule)
-        return summarize_and_write(cfg, model, datamodule, trainer.global_step, seeds, out_json, out_png)
+        facts = copy_facts(model, datamodule, cfg.solved_below)
+        # What ran, for the report. (Not `seed`: the copies' seeds are first_seed.. above.)
+        settings = {k: v for k, v in settings_of(resolved_config(cfg), datamodule.inputs).items() if k != "seed"}
+        if study.shards > 1:  # one shard of seeds: its facts, for gatelab.shards to merge
+            from gatelab.shards import write_shard
+
+            return write_shard(cfg, seeds, trainer.global_step, facts, settings, outputs[0])
+        result = summarize_facts(cfg.name, cfg.data.gate, seeds, trainer.global_step, cfg.solved_below, facts)
+        result["settings"] = settings
+        return write_study(result, *outputs)
 
 
-def summarize_and_write(
-    cfg: DictConfig, model, datamodule, steps: int, seeds: range, out_json: Path, out_png: Path
-) -> dict:  # fmt: skip
-    """What the trained copies did (``summarize_study``), written as JSON and a picture, together."""
-    from gatelab.backprop import bce, forward_with_cache
-
-    model.cpu()
-    x, y = (t.to(model.dtype) for t in datamodule.train_set)  # float64 under trainer.precision=64-true
-    with torch.no_grad():
-        y_hat = model(x)
-        final_loss = bce(y_hat, y)
-        final_correct = ((y_hat > 0.5) == (y > 0.5)).all(dim=1).flatten()
-        # The truth table's corners as each copy's last hidden layer sees them (the anatomy of failures).
-        cache = forward_with_cache(list(model.weights), list(model.biases), model.activations, datamodule.x.to(model.dtype))
-        hidden = cache[-2].expand(model.copies, *cache[-2].shape[-2:])  # no hidden layer: the inputs
-    result = summarize_study(
-        name=cfg.name, gate=cfg.data.gate, seeds=seeds, steps=steps, threshold=cfg.solved_below,
-        first_correct=model.first_correct.cpu(), final_loss=final_loss, final_correct=final_correct,
-        corners=(datamodule.x, datamodule.y, hidden, cache[-1][..., 0]),
-    )  # fmt: skip
-    # What ran, for the report. (Not `seed`: the copies' seeds are first_seed.. above.)
-    result["settings"] = {k: v for k, v in settings_of(resolved_config(cfg), datamodule.inputs).items() if k != "seed"}
+def write_study(result: dict, out_json: Path, out_png: Path) -> dict:
+    """The study's JSON and its picture, together (or neither)."""
     from gatelab import plots
 
-    with written_together():  # the JSON and its picture appear together, or neither
+    with written_together():
         write_json(out_json, result)
         plots.study_png(result, out_png)
     return {**result, "json": shown_path(out_json), "png": shown_path(out_png)}
 
 
-def quantiles(values: torch.Tensor) -> dict | None:
-    if not len(values):
-        return None
-    q = torch.quantile(values.double(), torch.tensor([0.1, 0.5, 0.9], dtype=torch.double), interpolation="lower")
-    return {"p10": int(q[0]), "median": int(q[1]), "p90": int(q[2])}
+def shard_range(first_seed: int, seeds: int, shard: int, shards: int) -> range:
+    """Shard ``shard`` of ``shards`` of the seeds ``first_seed .. first_seed + seeds - 1``: consecutive
+    seeds, the shards as equal as they can be."""
+    return range(first_seed + shard * seeds // shards, first_seed + (shard + 1) * seeds // shards)
 
 
-def summarize_study(
-    name: str, gate: str, seeds: range, steps: int, threshold: float,
+def copy_facts(model, datamodule, threshold: float) -> dict[str, list]:
+    """What each trained copy did, from its end state (``SeedStudy.end_state``): when it first
+    answered every row right, its final loss, whether it is solved, and how it failed."""
+    from gatelab.backprop import bce, forward_with_cache
+
+    model.cpu()
+    weights, biases = model.end_state()
+    x, y = (t.to(model.dtype) for t in datamodule.train_set)  # float64 under trainer.precision=64-true
+    with torch.no_grad():
+        y_hat = forward_with_cache(weights, biases, model.activations, x)[-1]
+        final_loss = bce(y_hat, y)
+        final_correct = ((y_hat > 0.5) == (y > 0.5)).all(dim=1).flatten()
+        # The truth table's corners as each copy's last hidden layer sees them (the anatomy of failures).
+        cache = forward_with_cache(weights, biases, model.activations, datamodule.x.to(model.dtype))
+        hidden = cache[-2].expand(model.copies, *cache[-2].shape[-2:])  # no hidden layer: the inputs
+    return facts_of(
+        model.first_correct.cpu(), final_loss, final_correct, (datamodule.x, datamodule.y, hidden, cache[-1][..., 0]), threshold
+    )
+
+
+def facts_of(
     first_correct: torch.Tensor, final_loss: torch.Tensor, final_correct: torch.Tensor,
-    corners: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
-) -> dict:  # fmt: skip
+    corners: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], threshold: float,
+) -> dict[str, list]:  # fmt: skip
     """``corners``: the truth table ``(x, y)``, and each copy's last hidden layer ``[S, rows, units]``
     and output ``[S, rows]`` on it."""
     solved = final_correct & (final_loss < threshold)
     x, y, hidden, outputs = corners
-    kinds, failures = classify_failures(hidden, outputs, x, y, final_loss, ~solved)
+    classified = classify_each(hidden, outputs, x, y, final_loss, ~solved)
+    return {
+        "first_correct": first_correct.tolist(),  # -1: never
+        "final_loss": [round(v, 6) for v in final_loss.tolist()],
+        "solved": solved.tolist(),
+        "failure": [kind for kind, _ in classified],  # null: solved
+        "at_group_mean": [at_mean for _, at_mean in classified],  # (for the counts; see gatelab.anatomy)
+    }
+
+
+def summarize_facts(name: str, gate: str, seeds: range, steps: int, threshold: float, facts: dict[str, list]) -> dict:
+    """The study's summary of its copies' facts (``facts_of``, in seed order): one function for a
+    study run whole and for one merged from shards, so both write the same bytes."""
+    solved = torch.tensor(facts["solved"], dtype=torch.bool)
+    first_correct = torch.tensor(facts["first_correct"], dtype=torch.long)
     return {
         "model": name,
         "gate": gate,
@@ -109,14 +131,25 @@ def summarize_study(
         "solve_rate": round(solved.float().mean().item(), 6),
         "threshold": threshold,  # solved: every row right and the final loss below this
         "steps_to_100": quantiles(first_correct[solved]),  # over the solved copies
-        "failures": failures,  # where the failed copies end (gatelab.anatomy)
-        "per_seed": {
-            "first_correct": first_correct.tolist(),  # -1: never
-            "final_loss": [round(v, 6) for v in final_loss.tolist()],
-            "solved": solved.tolist(),
-            "failure": kinds,  # null: solved
-        },
+        "failures": count_failures(zip(facts["failure"], facts["at_group_mean"])),  # where they end (gatelab.anatomy)
+        "per_seed": {key: facts[key] for key in ("first_correct", "final_loss", "solved", "failure")},
     }
+
+
+def summarize_study(
+    name: str, gate: str, seeds: range, steps: int, threshold: float,
+    first_correct: torch.Tensor, final_loss: torch.Tensor, final_correct: torch.Tensor,
+    corners: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+) -> dict:  # fmt: skip
+    """The summary straight from the copies' end states (see ``facts_of``)."""
+    return summarize_facts(name, gate, seeds, steps, threshold, facts_of(first_correct, final_loss, final_correct, corners, threshold))
+
+
+def quantiles(values: torch.Tensor) -> dict | None:
+    if not len(values):
+        return None
+    q = torch.quantile(values.double(), torch.tensor([0.1, 0.5, 0.9], dtype=torch.double), interpolation="lower")
+    return {"p10": int(q[0]), "median": int(q[1]), "p90": int(q[2])}
 
 
 def format_study(result: dict) -> str:

@@ -12,14 +12,13 @@ of Hydra's own sweeper); a sweeper that chooses its jobs as it goes (Optuna, Nev
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, open_dict, read_write
 
-from gatelab.errors import USER_ERROR, describe_user_error
+from gatelab.errors import exit_from_hydra_callback
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 
@@ -38,13 +37,8 @@ class CheckEveryJob(Callback):
                 try:
                     check_config(job_config(config, overrides, number), create_folders=False)
                 except Exception as err:  # noqa: BLE001  (Hydra's own config errors too)
-                    message = describe_user_error(err)
-                    if message is None:
-                        raise
-                    # Hydra turns a callback's exceptions into warnings and goes on: exit here.
                     shown = " ".join(o for o in overrides if o.split("=", 1)[0] in swept)
-                    print(f"error: job #{number} of {len(jobs)} ({shown}): {message}", file=sys.stderr)
-                    raise SystemExit(USER_ERROR) from None
+                    exit_from_hydra_callback(err, f"job #{number} of {len(jobs)} ({shown}): ")
         finally:
             HydraConfig.instance().set_config(config)
 
