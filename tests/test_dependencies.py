@@ -138,6 +138,7 @@ EDITS = [
     ("the study's help text", "conf/hydra/help/study.yaml", replace("how fast", "how quickly"), NOTHING),
     ("train's help text", "conf/hydra/help/gatelab.yaml", replace("one logic gate", "a logic gate"), NOTHING),
     ("a comment in the study config", "conf/study.yaml", append("# a comment"), NOTHING),
+    ("the cluster's settings (only +cluster=slurm reads them)", "conf/cluster/slurm.yaml", replace("timeout_min: 60", "timeout_min: 90"), NOTHING),
     ("a comment in a model", "conf/model/mlp4.yaml", append("# a comment changes no value"), NOTHING),
     ("a comment in the main config", "conf/config.yaml", replace("# the lab's torch.manual_seed(777)", "# the lab's seed"), NOTHING),
     ("a model's layers", "conf/model/mlp4.yaml", replace("hidden: [10, 10, 10]", "hidden: [10, 10]"), {"train@mlp4", "study"}),

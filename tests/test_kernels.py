@@ -108,8 +108,11 @@ def test_other_kernels_keep_every_verdict_and_move_step_counts_within_the_stated
         assert mine["per_seed"]["solved"] == committed["per_seed"]["solved"], gate
         moves = [abs(a - b) for a, b in zip(mine["per_seed"]["first_correct"], committed["per_seed"]["first_correct"])]
         assert max(moves) <= FIRST_STEP_TOLERANCE, (gate, max(moves))
-        losses = [abs(a - b) for a, b in zip(mine["per_seed"]["final_loss"], committed["per_seed"]["final_loss"])]
-        assert max(losses) <= LOSS_TOLERANCE, (gate, max(losses))
+        # A failed seed ends with the budget; a solved one where its own run stops, a check that may
+        # move by 100 steps with its first step (its loss is then another one below solved_below).
+        losses = [abs(a - b) for a, b, solved in zip(mine["per_seed"]["final_loss"], committed["per_seed"]["final_loss"],
+                                                     committed["per_seed"]["solved"]) if not solved]  # fmt: skip
+        assert losses and max(losses) <= LOSS_TOLERANCE, (gate, max(losses))
 
     out = run_cli("src/train.py", "--multirun", "model=mlp4", "data=xor,xnor", "trainer.enable_progress_bar=false",
                   f"paths.data_dir={data_dir}", f"hydra.sweep.dir={tmp_path}/train", "hydra.sweep.subdir=.", env=other)  # fmt: skip

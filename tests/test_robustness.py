@@ -347,7 +347,8 @@ def test_values_out_of_bounds_are_refused_before_training(make_cfg, tmp_path, ov
     "overrides, fragment",
     [
         (["study.seeds=0"], "study.seeds must be a positive integer"),
-        (["study.seeds=1000000000"], "seeds fit; run the rest as further ranges with study.first_seed"),
+        (["study.seeds=1000000000"], "seeds per shard fit; split them into more shards (study.shards)"),
+        (["study.seeds=1000000000", "study.shards=10"], "seeds per shard fit"),
         (["study.first_seed=-1"], "study.first_seed must be an integer from 0 to 2**32 - study.seeds"),
         (["study.seeds=10", "study.first_seed=4294967290"], "study.first_seed must be an integer from 0 to 2**32"),
         (["trainer.devices=2"], "the seed study trains its copies in one process"),
