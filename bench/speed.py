@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,7 +76,7 @@ def p1_and_p3_noop(repeats: int, with_lab: bool) -> dict:
     return {"lab": lab, "cold": cold, "full": full, "noop": noop}
 
 
-def p2(repeats: int) -> dict:
+def p2(repeats: int, accelerator: str = "cpu", extra: Sequence[str] = ()) -> dict:
     import torch
     from hydra import compose, initialize_config_dir
     from hydra.core.hydra_config import HydraConfig
@@ -92,16 +93,17 @@ def p2(repeats: int) -> dict:
         overrides = [
             f"paths.data_dir={tmp}/data", f"paths.models_dir={tmp}/models", f"paths.checkpoints_dir={tmp}/ckpt",
             f"paths.dvclive_dir={tmp}/dvclive", f"paths.out_dir={tmp}",
-            "callbacks.early_stopping.stopping_threshold=null", "callbacks.early_stopping.patience=100000",
-            "trainer.enable_progress_bar=false",
+            "solved_below=1e-9", "callbacks.early_stopping.patience=100000",
+            "trainer.enable_progress_bar=false", f"trainer.accelerator={accelerator}", *extra,
         ]  # fmt: skip  (the full 10001 steps, every callback still running)
         with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
             cfg = compose("config", overrides=overrides, return_hydra_config=True)
         HydraConfig.instance().set_config(cfg)
-        train_plain(x, y, [2], steps=200), train(cfg)  # warm-up: first calls pay one-off costs
+        device = "cuda" if accelerator == "gpu" else "cpu"
+        train_plain(x, y, [2], steps=200, device=device), train(cfg)  # warm-up: first calls pay one-off costs
         for _ in range(repeats):
             start = time.perf_counter()
-            train_plain(x, y, [2], steps=10001)
+            train_plain(x, y, [2], steps=10001, device=device)
             plain.append((time.perf_counter() - start) / 10001)
             start = time.perf_counter()
             steps = train(cfg)["steps"]
@@ -109,7 +111,7 @@ def p2(repeats: int) -> dict:
     return {"plain": plain, "ours": ours}
 
 
-def s1(repeats: int, seeds: int = 1000) -> dict:
+def s1(repeats: int, accelerator: str = "cpu", extra: Sequence[str] = (), seeds: int = 1000) -> dict:
     import torch
     from hydra import compose, initialize_config_dir
     from hydra.core.hydra_config import HydraConfig
@@ -125,7 +127,7 @@ def s1(repeats: int, seeds: int = 1000) -> dict:
         write_gate_csv("xor", f"{tmp}/data/xor.csv")
         overrides = [
             "model=mlp2", "data=xor", f"study.seeds={seeds}", f"paths.data_dir={tmp}/data",
-            f"paths.out_dir={tmp}", "trainer.enable_progress_bar=false",
+            f"paths.out_dir={tmp}", "trainer.enable_progress_bar=false", f"trainer.accelerator={accelerator}", *extra,
         ]  # fmt: skip
         with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
             cfg = compose("study", overrides=overrides, return_hydra_config=True)
@@ -152,6 +154,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", nargs="+", choices=["p1", "p2", "p3", "s1"], default=["p1", "p2", "p3", "s1"])
+    parser.add_argument("--accelerator", default="cpu", choices=["cpu", "gpu"], help="P2 and S1: gatelab's side")
+    parser.add_argument("--override", nargs="*", default=[], help="P2 and S1: more Hydra overrides (logger=csv ...)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
     med = statistics.median
@@ -165,11 +169,11 @@ def main() -> None:
         if "p3" in args.only:
             rows.append(("P3", "no-op dvc repro", "", f"{med(r['noop']):.2f} s", "", "<= 3 s"))
     if "p2" in args.only:
-        r = p2(args.repeats)
+        r = p2(args.repeats, args.accelerator, args.override)
         rows.append(("P2", "per optimizer step, mlp2 XOR", f"{med(r['plain']) * 1e3:.3f} ms",
                      f"{med(r['ours']) * 1e3:.3f} ms", f"{med(r['ours']) / med(r['plain']):.2f}x", "<= 1.50x"))  # fmt: skip
     if "s1" in args.only:
-        r = s1(args.repeats)
+        r = s1(args.repeats, args.accelerator, args.override)
         rows.append(("S1", f"1000 seeds at once vs 1 seed, mlp2 XOR, 10001 steps ({r['solved']} solve it)",
                      f"{med(r['plain']):.2f} s", f"{med(r['ours']):.2f} s",
                      f"{med(r['ours']) / med(r['plain']):.2f}x", "<= 3x"))  # fmt: skip
@@ -178,7 +182,7 @@ def main() -> None:
 
     header = ("target", "what", "lab's plain PyTorch", "gatelab", "ratio", "goal")
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    print(f"median of {args.repeats} repeat(s); {os.cpu_count()} CPUs")
+    print(f"median of {args.repeats} repeat(s); {os.cpu_count()} CPUs; P2/S1 on {args.accelerator} {' '.join(args.override)}")
     for row in [header, *rows]:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)))
 

@@ -14,16 +14,18 @@ from gatelab.gates import truth_table
 SEEDS = [0, 1, 2, 777]
 
 
+@pytest.mark.parametrize("inputs", [2, 4])
 @pytest.mark.parametrize("model", ["perceptron", "mlp2", "mlp4", "manual", "deep"])
-def test_each_copy_starts_from_the_weights_its_seed_gives_a_single_run(make_cfg, model):
+def test_each_copy_starts_from_the_weights_its_seed_gives_a_single_run(make_cfg, model, inputs):
     import lightning as L
     from hydra.utils import instantiate
 
     cfg = make_cfg(f"model={model}")
-    weights, biases = initial_weights(cfg.model.hidden, cfg.model.activation, inputs=2, seeds=SEEDS)
-    for i, seed in enumerate(SEEDS):
+    seeds = [*SEEDS, 2**32 - 1]  # the largest seed Lightning takes
+    weights, biases = initial_weights(cfg.model.hidden, cfg.model.activation, inputs=inputs, seeds=seeds)
+    for i, seed in enumerate(seeds):
         L.seed_everything(seed, verbose=False)  # exactly what a single run does before building
-        single = instantiate(cfg.model, inputs=2)
+        single = instantiate(cfg.model, inputs=inputs)
         layers = [m for m in single.net if isinstance(m, torch.nn.Linear)]
         for k, layer in enumerate(layers):
             assert torch.equal(weights[k][i], layer.weight) and torch.equal(biases[k][i, 0], layer.bias)

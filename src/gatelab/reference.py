@@ -22,14 +22,16 @@ def train_plain(
     steps: int = 10001,
     seed: int = 777,
     dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
 ) -> tuple[torch.nn.Sequential, list[float]]:
     """Seed, build, and run ``steps`` full-batch SGD steps on BCE, as the notes do.
 
-    Returns the trained net and the loss before each step.
+    Returns the trained net and the loss before each step. (The weights are drawn on the CPU, then
+    moved: the same start on any ``device``.)
     """
     torch.manual_seed(seed)
-    model = build_mlp(hidden, activation).to(dtype)
-    x, y = x.to(dtype), y.to(dtype)
+    model = build_mlp(hidden, activation).to(device, dtype)
+    x, y = x.to(device, dtype), y.to(device, dtype)
     criterion = torch.nn.BCELoss()
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     losses = []

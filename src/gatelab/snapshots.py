@@ -57,9 +57,10 @@ class Snapshots(Callback):
 
     @torch.no_grad()
     def record(self, step: int, net: torch.nn.Module) -> None:
-        # torch.cat copies: the parameters are updated in place by the next step.
+        # torch.cat copies: the parameters are updated in place by the next step. Kept on the CPU:
+        # a GPU run's last record is taken in on_fit_end, after Lightning has moved the net back.
         self.steps.append(step)
-        self.weights.append(torch.cat([p.reshape(-1) for p in net.parameters()]))
+        self.weights.append(torch.cat([p.reshape(-1) for p in net.parameters()]).cpu())
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.global_step == 0:  # not on resuming: the records so far came with the state
@@ -76,7 +77,7 @@ class Snapshots(Callback):
         content = {
             "format": FORMAT,
             "steps": torch.tensor(self.steps),
-            "weights": torch.stack(self.weights).cpu(),
+            "weights": torch.stack(self.weights),
             "net": {"hidden": list(hparams.hidden), "activation": hparams.activation, "inputs": int(x.shape[1])},
             "data": {"x": x.cpu(), "y": y.cpu()},
             "config": getattr(pl_module, "run_config", None),  # what ran: name, gate, seed, settings
@@ -86,7 +87,7 @@ class Snapshots(Callback):
     def state_dict(self) -> dict:
         # One tensor, not a list of them: the resume checkpoint (every 1000 steps) stores each tensor
         # as a record of its own, and a thousand small ones cost more than all the snapshots.
-        return {"steps": list(self.steps), "weights": torch.stack(self.weights).cpu() if self.weights else None}
+        return {"steps": list(self.steps), "weights": torch.stack(self.weights) if self.weights else None}
 
     def load_state_dict(self, state_dict: dict) -> None:
         weights = state_dict["weights"]
