@@ -31,6 +31,7 @@ def parse_args():
     parser.add_argument("--snapshots-dir", default="snapshots", help="their snapshots, for what the report says of them")
     parser.add_argument("--study-models", help="the seed study's models, comma-separated (default: --models)")
     parser.add_argument("--study-dir", help="the seed study's results (study/<model>/<gate>.json), for the report")
+    parser.add_argument("--landscape", help="the XOR landscape (src/landscape.py's JSON), for the report")
     parser.add_argument("--data-dir", default="data")
     parser.add_argument("--models-dir", default="models")
     parser.add_argument("--out-dir", default=time.strftime("runs/%Y-%m-%d/%H-%M-%S_evaluate"),
@@ -129,6 +130,10 @@ def evaluate(args, gates: list[str], codes: list[str], deep_runs: dict[str, str]
         sections.append(report.study_section(studies, study_models, gates))
         if {"manual", "manual_lab"} <= set(study_models):
             sections.append(report.lab_rule_section(studies, gates))
+    if args.landscape:
+        from gatelab.metrics import read_json
+
+        sections.append(report.landscape_section(read_json(args.landscape), args.landscape))
     for item in stacked:
         names = item.split("+")
         sections.append(report.solve_and_fail_section(picture_name(names), [stories[n] for n in names]))

@@ -20,7 +20,8 @@ def main(cfg: DictConfig) -> dict:
         from gatelab.study import format_study, run_study  # imports Lightning: not paid by --help
 
         result = run_study(cfg)
-    print(format_shard(result) if "shard" in result else format_study(result))
+    for study in result if isinstance(result, list) else [result]:  # (study.lrs: one per learning rate)
+        print(format_shard(study) if "shard" in study else format_study(study))
     return result
 
 

@@ -23,6 +23,8 @@ NOT_RUN = {
     "pip install -e '.[cluster]'": "installs a package (the test extra has it: CI installs it)",
     "+cluster=slurm": "needs a SLURM cluster (tests/test_shards.py composes its config)",
     "src/merge_shards.py runs/<date>/<time>": "a placeholder for a sweep's folder (tests/test_shards.py runs it)",
+    "+landscape=xor study.seeds=1000": "the full landscape, about 14 minutes on 2 cores (tests/test_landscape.py runs it small)",
+    "src/landscape.py runs/<date>/<time>": "a placeholder for a sweep's folder (tests/test_landscape.py runs it)",
 }
 
 # Commands that end with a one-line error on a machine like CI's, as the README says they do.

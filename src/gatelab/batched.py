@@ -71,20 +71,28 @@ class SeedStudy(ManyStepsPerBatch):
         inputs: int = 2,
         steps_per_batch: int = 50,
         threshold: float = 0.05,
+        lrs: Sequence[float] | None = None,
     ):
         super().__init__()
         self.automatic_optimization = False
         if (optimizer is None) == (manual_lr is None):
             raise GatelabError("SeedStudy needs either an optimizer (autograd) or manual_lr (hand-written backprop)")
+        if lrs is not None and optimizer is None:
+            raise GatelabError("SeedStudy: several learning rates (lrs) need an optimizer, not manual_lr")
         hidden = check_hidden(hidden)
         weights, biases = initial_weights(hidden, activation, inputs, seeds)
-        self.weights = nn.ParameterList(weights)
-        self.biases = nn.ParameterList(biases)
-        n_layers = len(weights)
+        # One group of copies per learning rate (the seeds again in each), as parameters of their own:
+        # one optimizer parameter group each, so that every group's update is exactly the one a study
+        # with that learning rate alone makes. Forward passes join the groups into one batch.
+        self.lrs = list(lrs) if lrs is not None else None
+        groups = len(self.lrs) if self.lrs is not None else 1
+        self.weight_groups = nn.ParameterList([w.clone() for _ in range(groups) for w in weights])
+        self.bias_groups = nn.ParameterList([b.clone() for _ in range(groups) for b in biases])
+        self.groups, n_layers = groups, len(weights)
         self.activations = [ACTIVATION_AND_DERIVATIVE[activation]] * (n_layers - 1) + [ACTIVATION_AND_DERIVATIVE["sigmoid"]]
         self.optimizer_factory, self.manual_lr, self.manual_rule = optimizer, manual_lr, manual_rule
         self.steps_per_batch, self.threshold = steps_per_batch, threshold
-        self.copies = len(seeds)
+        self.copies = len(seeds) * groups  # group-major: copy g * len(seeds) + i is seed i at lrs[g]
         self.register_buffer("first_correct", torch.full((self.copies,), NOT_YET))
         self.register_buffer("solved_at", torch.full((self.copies,), NOT_YET))  # the step each copy's run stops
         # Each copy's end state: its weights when first solved, or at the end of training (on_train_start).
@@ -92,6 +100,21 @@ class SeedStudy(ManyStepsPerBatch):
         self.end_biases: list[torch.Tensor] = []
         self._last_step: tuple[torch.Tensor, torch.Tensor] | None = None
         self._row_weight: torch.Tensor | None = None
+
+    @property
+    def weights(self) -> list[torch.Tensor]:
+        """Each layer's weights ``[S, out, in]`` for every copy (the groups joined)."""
+        return self._joined(self.weight_groups)
+
+    @property
+    def biases(self) -> list[torch.Tensor]:
+        return self._joined(self.bias_groups)
+
+    def _joined(self, params: nn.ParameterList) -> list[torch.Tensor]:
+        layers = len(params) // self.groups
+        if self.groups == 1:
+            return list(params)  # the parameters themselves (manual_step updates them in place)
+        return [torch.cat([params[g * layers + k] for g in range(self.groups)]) for k in range(layers)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Every copy's probabilities, ``[S, rows, 1]``."""
@@ -125,7 +148,7 @@ class SeedStudy(ManyStepsPerBatch):
                 raise
             check_finite(y_hat, max(self.global_step - 1, 0), self.global_step)
             raise
-        self.manual_backward(loss)
+        self.backpropagate(loss)
         optimizer.step()
         return y_hat.detach()
 
@@ -190,7 +213,15 @@ class SeedStudy(ManyStepsPerBatch):
         return [w.to("cpu", self.dtype) for w in self.end_weights], [b.to("cpu", self.dtype) for b in self.end_biases]
 
     def configure_optimizers(self) -> torch.optim.Optimizer | None:
-        return None if self.optimizer_factory is None else self.optimizer_factory(self.parameters())
+        if self.optimizer_factory is None:
+            return None
+        if self.lrs is None:
+            return self.optimizer_factory(self.parameters())
+        layers = len(self.weight_groups) // self.groups
+        return self.optimizer_factory([
+            {"params": [*self.weight_groups[g * layers:(g + 1) * layers], *self.bias_groups[g * layers:(g + 1) * layers]], "lr": lr}
+            for g, lr in enumerate(self.lrs)
+        ])  # fmt: skip
 
 
 def check_finite(y_hat: torch.Tensor, first_step: int, last_step: int) -> None:

@@ -13,7 +13,7 @@ import os
 import re
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig, read_write
 
 from gatelab.errors import GatelabError
 from gatelab.files import check_output_places
@@ -65,12 +65,14 @@ def check_names_and_paths(cfg: DictConfig) -> None:
 
 def output_files(cfg: DictConfig) -> list[str]:
     """The files a run (or a study) writes."""
+    if "study" in cfg and cfg.study.get("lrs") is not None:
+        return [path for cell in study_cells(cfg) for path in output_files(cell)]
     if "study" in cfg:
         if cfg.study.shards > 1:
             from gatelab.shards import shard_file
 
             return [shard_file(cfg.paths.study_dir, cfg.name, cfg.data.gate, cfg.study.shard, cfg.study.shards)]
-        return [study_json(cfg), study_png(cfg)]
+        return [study_json(cfg), study_png(cfg)] if cfg.study.get("picture", True) else [study_json(cfg)]
     snapshots = (cfg.get("callbacks") or {}).get("snapshots")
     files = [cfg.ckpt_path, cfg.resume_path, cfg.paths.run_config, snapshots.path if snapshots else None]
     return [f for f in files if f]
@@ -79,6 +81,38 @@ def output_files(cfg: DictConfig) -> list[str]:
 def output_folders(cfg: DictConfig) -> list[str]:
     logger = cfg.get("logger") or {}
     return [folder for folder in (logger.get("dir"), logger.get("save_dir")) if folder]
+
+
+def study_cells(cfg: DictConfig) -> list[DictConfig]:
+    """The studies a study config stands for: itself, or with ``study.lrs`` one per learning rate,
+    each exactly the config that study alone would have (optimizer.lr=<rate>, named <name>-lr<rate>)."""
+    import copy
+
+    lrs = cfg.study.get("lrs")
+    if lrs is None:
+        return [cfg]
+    check_lrs(cfg, lrs)
+    cells = []
+    for lr in lrs:
+        cell = copy.deepcopy(cfg)
+        with read_write(cell):
+            cell.name = f"{cfg.name}-lr{float(lr):g}"
+            cell.optimizer.lr = float(lr)
+            cell.study.lrs = None
+        cells.append(cell)
+    return cells
+
+
+def check_lrs(cfg: DictConfig, lrs: object) -> None:
+    if not isinstance(lrs, (list, ListConfig)) or not lrs or not all(_is_number(lr) and 0 < lr < math.inf for lr in lrs):
+        raise GatelabError(f"study.lrs must be a list of positive learning rates like [0.1,1,10] (or null), got {lrs}")
+    if len({float(lr) for lr in lrs}) != len(lrs):
+        raise GatelabError(f"study.lrs={list(lrs)} names a learning rate twice")
+    if is_manual(cfg):
+        raise GatelabError(
+            f"study.lrs trains several learning rates at once through the optimizer; model={cfg.name} (hand-written "
+            "backprop) takes one: set optimizer.lr, or sweep it (--multirun optimizer.lr=...)"
+        )
 
 
 def study_json(cfg: DictConfig) -> str:
@@ -238,7 +272,13 @@ def check_study(cfg: DictConfig) -> None:
             "the seed study trains its copies in one process (on one device); more processes would train every "
             "copy in each. Split the seeds into shards instead, one job each (study.shards, study.shard)"
         )
-    per_seed = study_bytes_per_seed(check_hidden(cfg.model.hidden), len(truth_table(cfg.data.gate)[0]))
+    if not isinstance(study.get("picture", True), bool):
+        raise GatelabError(f"study.picture must be true or false, got {study.picture!r}")
+    cells = study_cells(cfg)  # (checks study.lrs)
+    for cell in cells if study.get("lrs") is not None else ():
+        check_names_and_paths(cell)
+        check_numbers(cell)
+    per_seed = len(cells) * study_bytes_per_seed(check_hidden(cfg.model.hidden), len(truth_table(cfg.data.gate)[0]))
     check_memory(f"study.seeds={study.seeds}", -(-study.seeds // study.shards), per_seed, "seeds per shard",
                  "; split them into more shards (study.shards)")  # fmt: skip
 

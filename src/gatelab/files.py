@@ -62,7 +62,11 @@ def written_together() -> Iterator[None]:
     """Every ``atomic_write`` inside the block goes to its temporary file as usual, and all of them
     are renamed into place when the block ends without an error; after an error, none is. A result
     of several files (metrics, plots and report; a study's JSON and picture) is then never half
-    written: the renames follow one another within microseconds, after all the work is done."""
+    written: the renames follow one another within microseconds, after all the work is done. A block
+    inside another is part of it: the outer block's end renames its files too."""
+    if PENDING.get() is not None:
+        yield
+        return
     pending: dict[Path, Path] = {}
     token = PENDING.set(pending)
     try:

@@ -6,13 +6,14 @@ seed it follows the plain PyTorch loop step for step.
 
 Speed (bench/speed.py, P2): each ``training_step`` takes ``steps_per_batch`` such steps
 (Lightning's manual optimization), so Lightning's per-batch machinery (data fetching, every
-callback's hooks, progress) runs once per batch instead of once per step. Backward goes through
-``manual_backward``, which precision plugins and DDP need. The update calls the torch optimizer
-itself: ``LightningOptimizer.step`` dispatches three hooks per call, a third of the cost of the
-whole step on these tiny nets, and only ``on_before_optimizer_step`` hooks and strategies that
-own the optimizer (DeepSpeed, XLA) need it. We then count the step for Lightning ourselves
-(``count_step``). Together: about 1.35x the plain loop per step instead of 3x; callbacks,
-logging and checkpoints work as usual.
+callback's hooks, progress) runs once per batch instead of once per step. Within a step, two of
+Lightning's wrappers cost more than they do here, and are used only where something needs them:
+``manual_backward`` calls ten hooks around ``loss.backward()`` (half of a whole step on these tiny
+nets), needed only by strategies of several processes, precision plugins that scale the loss, and
+callbacks that listen to the backward hooks (``backpropagate``); ``LightningOptimizer.step``
+dispatches three hooks per call, needed only by ``on_before_optimizer_step`` hooks and strategies
+that own the optimizer (DeepSpeed, XLA), so the update calls the torch optimizer itself and counts
+the step for Lightning (``count_step``). Callbacks, logging and checkpoints work as usual.
 """
 
 from __future__ import annotations
@@ -35,6 +36,18 @@ class ManyStepsPerBatch(L.LightningModule):
     """Manual optimization that takes up to ``steps_per_batch`` optimizer steps per ``training_step``."""
 
     steps_per_batch: int
+    _direct_backward = False
+
+    def on_fit_start(self) -> None:
+        self._direct_backward = backward_needs_no_lightning(self.trainer)
+
+    def backpropagate(self, loss: torch.Tensor) -> None:
+        """``loss.backward()``: directly where Lightning's ``manual_backward`` would only add its
+        hooks around it, and through it where something needs them (``backward_needs_no_lightning``)."""
+        if self._direct_backward:
+            loss.backward()
+        else:
+            self.manual_backward(loss)
 
     def count_step(self) -> None:
         """Tell Lightning a step was taken. It counts the steps of ``LightningOptimizer.step``
@@ -47,6 +60,25 @@ class ManyStepsPerBatch(L.LightningModule):
         """``steps_per_batch``, or fewer at the end so that ``trainer.max_steps`` is never passed."""
         max_steps = self.trainer.max_steps
         return self.steps_per_batch if max_steps < 0 else min(self.steps_per_batch, max_steps - self.global_step)
+
+
+def backward_needs_no_lightning(trainer: L.Trainer) -> bool:
+    """One process (no gradient sync), a precision that does not scale the loss (32 or 64-bit), and
+    no callback or module hook listening to the backward: ``manual_backward`` would add nothing."""
+    from lightning.pytorch.callbacks import Callback
+    from lightning.pytorch.plugins.precision import DoublePrecision, Precision
+    from lightning.pytorch.strategies import SingleDeviceStrategy
+
+    def listens(obj: object, base: type) -> bool:
+        return any(getattr(type(obj), hook) is not getattr(base, hook) for hook in ("on_before_backward", "on_after_backward"))
+
+    return (
+        isinstance(trainer.strategy, SingleDeviceStrategy)
+        and type(trainer.precision_plugin) in (Precision, DoublePrecision)
+        and not any(listens(callback, Callback) for callback in trainer.callbacks)
+        and not listens(trainer.lightning_module, L.LightningModule)
+        and type(trainer.lightning_module).backward is L.LightningModule.backward
+    )
 
 
 class GateMLP(ManyStepsPerBatch):
@@ -109,7 +141,7 @@ class GateMLP(ManyStepsPerBatch):
         y_hat = self(x)
         self.check_finite(y_hat)
         loss = F.binary_cross_entropy(y_hat, y)  # the lab's nn.BCELoss on sigmoid outputs
-        self.manual_backward(loss)
+        self.backpropagate(loss)
         optimizer.step()
         return loss, y_hat
 

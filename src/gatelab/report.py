@@ -230,6 +230,57 @@ def study_section(studies: Results, models: Sequence[str], gates: Sequence[str])
     return lines
 
 
+def landscape_section(landscape: dict, path: str) -> list[str]:
+    """The XOR landscape (gatelab.landscape): its table, heatmap, and what they show."""
+    from gatelab.landscape import grid, table
+
+    nets, lrs, cells = grid(landscape)
+    seeds = landscape["seeds"]
+    first = landscape["first_seed"]
+    lines = [
+        f"## How reliably does a net learn XOR? ({seeds} seeds per cell)",
+        "",
+        f"Seeds {first} to {first + seeds - 1} of each {landscape['activation']} net at each learning rate, full-batch "
+        f"{landscape['optimizer']}, at most {landscape['max_steps']} steps; solved by the seed study's rule "
+        f"({solved_rule(landscape['threshold'])}). A cell: seeds that solve XOR, and in brackets the median step at which "
+        "they first answered every row right. One study per net and rate (`python src/study.py --multirun +landscape=xor`), "
+        f"gathered by `python src/landscape.py` into `{path}`.",
+        "",
+        "![the XOR landscape](../plots/landscape.png)",
+        "",
+        *table(landscape),
+        "",
+    ]
+    facts = []
+    narrow = [cells[d, w, lr] for d, w in nets for lr in lrs if w == 1 and (d, w, lr) in cells]
+    if narrow and not any(c["solved"] for c in narrow):
+        facts.append(f"One hidden unit per layer never solves XOR ({len(narrow)} cells, no seed): its output is a "
+                     "monotone function of one line across the inputs.")  # fmt: skip
+    lesson_lr = 1.0 if 1.0 in lrs else lrs[0]  # the lesson's rate
+    shallow = [cells[1, w, lesson_lr] for d, w in nets if d == 1 and w > 1 and (1, w, lesson_lr) in cells]
+    if len(shallow) > 1:
+        low, high = shallow[0], shallow[-1]
+        facts.append(f"Width: at lr {lesson_lr:g}, {low['architecture']} solves {low['solved']}/{seeds} and "
+                     f"{high['architecture']} {high['solved']}/{seeds}, after {low['median_steps']} and "
+                     f"{high['median_steps']} steps (median).")  # fmt: skip
+    widest = max((w for d, w in nets if all((d2, w) in nets for d2 in {d for d, _ in nets})), default=None)
+    depths = sorted({d for d, _ in nets})
+    if widest and len(depths) > 1:
+        for lr in (lesson_lr, lrs[-1]):
+            by_depth = [cells.get((d, widest, lr)) for d in depths]
+            if all(by_depth):
+                facts.append(f"Depth, at lr {lr:g}: " + ", ".join(
+                    f"{c['architecture']} solves {c['solved']}/{seeds}" for c in by_depth) + ".")  # fmt: skip
+    for depth, width in nets:
+        timed = [cells[depth, width, lr] for lr in lrs if (depth, width, lr) in cells and cells[depth, width, lr]["median_steps"]]
+        if width > 1 and len(timed) > 1:
+            slow, fast = timed[0], timed[-1]
+            facts.append(f"The learning rate sets the pace: {slow['architecture']} needs {slow['median_steps']} steps "
+                         f"(median) at lr {slow['lr']:g} and {fast['median_steps']} at lr {fast['lr']:g}.")  # fmt: skip
+            break
+    return [*lines, *[f"- {fact}" for fact in facts], ""]
+
+
 def lab_rule_section(studies: Results, gates: Sequence[str]) -> list[str]:
     """``manual`` (the exact gradient) against ``manual_lab`` (the notes' hand-written rule), seed by seed."""
     def cell(study: dict) -> str:

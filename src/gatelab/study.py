@@ -18,21 +18,23 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from gatelab.anatomy import classify_each, count_failures, describe
-from gatelab.config import check_config, is_manual, output_files
+from gatelab.config import check_config, is_manual, output_files, study_cells
 from gatelab.files import sole_writer, written_together
 from gatelab.metrics import write_json
 from gatelab.report import settings_of
 from gatelab.training import check_accelerator, instantiate_callbacks, quiet_lightning, resolved_config, shown_path
 
 
-def run_study(cfg: DictConfig) -> dict:
+def run_study(cfg: DictConfig) -> dict | list[dict]:
     """Train the study's copies of ``cfg.model`` on ``cfg.data`` (all its seeds, or one shard's:
-    ``study.shards``, ``study.shard``), write and return the summary (or the shard)."""
+    ``study.shards``, ``study.shard``), write and return the summary (or the shard). With
+    ``study.lrs``, one study per learning rate, trained side by side in the same fit: a list of them."""
     check_config(cfg)  # the study's settings too (gatelab.config.check_study)
     check_accelerator(cfg.trainer)
     study = cfg.study
     seeds = shard_range(study.first_seed, study.seeds, study.shard, study.shards)
     manual = is_manual(cfg)
+    cells = study_cells(cfg)
 
     from gatelab.batched import SeedStudy
 
@@ -44,32 +46,51 @@ def run_study(cfg: DictConfig) -> dict:
         optimizer=None if manual else instantiate(cfg.optimizer), manual_lr=cfg.optimizer.lr if manual else None,
         manual_rule=cfg.model.get("rule", "exact"),
         inputs=datamodule.inputs, steps_per_batch=cfg.steps_per_batch, threshold=cfg.solved_below,
+        lrs=None if study.get("lrs") is None else [cell.optimizer.lr for cell in cells],
     )  # fmt: skip
     callbacks = instantiate_callbacks(cfg)
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=False, enable_checkpointing=False)
     outputs = [Path(path) for path in output_files(cfg)]
-    with sole_writer(outputs, "seed study"):
+    with sole_writer(outputs, "seed study"), written_together():
         trainer.fit(model, datamodule=datamodule)
         facts = copy_facts(model, datamodule, cfg.solved_below)
-        # What ran, for the report. (Not `seed`: the copies' seeds are first_seed.. above.)
-        settings = {k: v for k, v in settings_of(resolved_config(cfg), datamodule.inputs).items() if k != "seed"}
-        if study.shards > 1:  # one shard of seeds: its facts, for gatelab.shards to merge
-            from gatelab.shards import write_shard
-
-            return write_shard(cfg, seeds, trainer.global_step, facts, settings, outputs[0])
-        result = summarize_facts(cfg.name, cfg.data.gate, seeds, trainer.global_step, cfg.solved_below, facts)
-        result["settings"] = settings
-        return write_study(result, *outputs)
+        results = [write_cell(cell, seeds, steps, facts_g, datamodule.inputs) for cell, (steps, facts_g) in zip(cells, by_group(model, facts))]
+    return results if study.get("lrs") is not None else results[0]
 
 
-def write_study(result: dict, out_json: Path, out_png: Path) -> dict:
-    """The study's JSON and its picture, together (or neither)."""
+def by_group(model, facts: dict[str, list]) -> list[tuple[int, dict[str, list]]]:
+    """Each learning rate's copies (``SeedStudy.lrs``; one group without): the steps its own study
+    trains (to its last copy's stop: every copy's stop is its own) and its copies' facts."""
+    size = model.copies // model.groups
+    return [
+        (int(model.solved_at[g * size:(g + 1) * size].max()), {key: values[g * size:(g + 1) * size] for key, values in facts.items()})
+        for g in range(model.groups)
+    ]  # fmt: skip
+
+
+def write_cell(cfg: DictConfig, seeds: range, steps: int, facts: dict, inputs: int) -> dict:
+    """One study's summary (or shard), as that study run alone writes it."""
+    # What ran, for the report. (Not `seed`: the copies' seeds are first_seed.. above.)
+    settings = {k: v for k, v in settings_of(resolved_config(cfg), inputs).items() if k != "seed"}
+    outputs = [Path(path) for path in output_files(cfg)]
+    if cfg.study.shards > 1:  # one shard of seeds: its facts, for gatelab.shards to merge
+        from gatelab.shards import write_shard
+
+        return write_shard(cfg, seeds, steps, facts, settings, outputs[0])
+    result = summarize_facts(cfg.name, cfg.data.gate, seeds, steps, cfg.solved_below, facts)
+    result["settings"] = settings
+    return write_study(result, *outputs)
+
+
+def write_study(result: dict, out_json: Path, out_png: Path | None = None) -> dict:
+    """The study's JSON and its picture (unless ``out_png`` is None), together (or neither)."""
     from gatelab import plots
 
     with written_together():
         write_json(out_json, result)
-        plots.study_png(result, out_png)
-    return {**result, "json": shown_path(out_json), "png": shown_path(out_png)}
+        if out_png is not None:
+            plots.study_png(result, out_png)
+    return {**result, "json": shown_path(out_json), "png": None if out_png is None else shown_path(out_png)}
 
 
 def shard_range(first_seed: int, seeds: int, shard: int, shards: int) -> range:
