@@ -24,8 +24,9 @@ ENTRY_POINTS = {"src/train.py": "config", "src/study.py": "study"}  # Hydra apps
 # Keys of conf/config.yaml that the study stage does not depend on: they configure a single run
 # (its seed and checkpoint files), and src/study.py reads none of them (its seeds are study.*).
 NOT_READ_BY_STUDY = {"seed", "ckpt_path", "resume_path", "resume"}
-# The landscape's sweep list (hydra.sweeper) is the sweep by hand; the pipeline names its own nets.
-NOT_READ_BY_PIPELINE = {"conf/landscape/xor.yaml": {"hydra"}}
+# Keys the landscape does not read: its sweep list (hydra.sweeper) is the sweep by hand (the pipeline
+# names its own nets), and study.lrs sets each study's learning rate.
+NOT_READ_BY_PIPELINE = {"conf/landscape/xor.yaml": {"hydra"}, "conf/optimizer/sgd.yaml": {"lr"}}
 
 
 def pipeline_stages() -> dict:
@@ -159,7 +160,9 @@ EDITS = [
      {"train@perceptron", "train-sixteen", "study"}),
     ("the seed", "conf/config.yaml", replace("seed: 777", "seed: 778"), TRAINING),
     ("the solved rule", "conf/config.yaml", replace("solved_below: 0.05", "solved_below: 0.04"), EVERY_TRAINING),
-    ("the optimizer in use", "conf/optimizer/sgd.yaml", replace("lr: 1.0", "lr: 0.5"), EVERY_TRAINING),
+    ("the optimizer in use", "conf/optimizer/sgd.yaml", replace("lr: 1.0", "lr: 0.5"), EVERY_TRAINING - {"landscape-studies"}),
+    ("the optimizer's kind, for every stage", "conf/optimizer/sgd.yaml", replace("_target_: torch.optim.SGD", "_target_: torch.optim.ASGD"),
+     EVERY_TRAINING),
     ("an optimizer not in use", "conf/optimizer/adam.yaml", replace("lr: 0.01", "lr: 0.02"), NOTHING),
     ("early stopping", "conf/callbacks/default.yaml", replace("patience: 10", "patience: 20"), TRAINING),
     ("the step budget", "conf/trainer/default.yaml", replace("max_steps: 10001", "max_steps: 5001"), EVERY_TRAINING),
