@@ -96,6 +96,23 @@ def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None, timeout: int 
     )
 
 
+def run_cli_batch(script: str, command_lines: list[list[str]], env: dict | None = None) -> list[subprocess.CompletedProcess]:
+    """``run_cli(script, *args)`` for each ``args`` in ``command_lines``, all in one Python process
+    (tests/cli_batch.py): exit status, stdout and stderr of each, as its own process would give them."""
+    import json
+
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    full_env = {name: value for name, value in full_env.items() if value is not None}
+    lines = [cli_args((script, *args))[1:] for args in command_lines]
+    batch = subprocess.run(
+        [sys.executable, "tests/cli_batch.py", script, json.dumps(lines)],
+        cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert batch.returncode == 0, batch.stderr[-3000:]
+    results = json.loads(batch.stdout.strip().splitlines()[-1])
+    return [subprocess.CompletedProcess([script, *args], r["returncode"], r["stdout"], r["stderr"]) for args, r in zip(lines, results)]
+
+
 # --- a copy of the repository, for what `dvc repro` and the README's commands do to it ----------
 
 

@@ -32,71 +32,97 @@ def assert_one_line_error(out: subprocess.CompletedProcess, fragment: str) -> No
     assert fragment in out.stderr
 
 
-@slow
-@pytest.mark.parametrize(
-    "override, fragment",
-    [
-        ("model=mlp9", "available options in 'model': deep, manual, manual_lab, mlp2, mlp4, perceptron"),
-        ("data=xr", "available options in 'data': and, gate, nand, nor, or, xnor, xor"),
-        ("optimizer.lr=-1", "optimizer.lr must be a positive number, got -1"),
-        ("callbacks.snapshots.every=0", "callbacks.snapshots.every must be a positive integer, got 0"),
-        ("+trainer.precision=bf16-mixed", "trainer.precision=bf16-mixed: 16-bit floats cannot follow the ln 2 plateau"),
-        ("+trainer.precision=16-mixed", "use 32-true (the default) or 64-true"),
-        ("optimizer.lr=abc", "optimizer.lr must be a positive number, got 'abc'"),
-        ("model.hidden=[0]", "model.hidden sizes must be positive integers, got [0]"),
-        ("model.hidden=[-3]", "model.hidden sizes must be positive integers, got [-3]"),
-        ("model.hidden=[", "cannot parse the override"),
-        ("trainer.max_steps=0", "trainer.max_steps must be a positive integer, got 0"),
-        ("model.activation=swish", "choose one of sigmoid, tanh, relu"),
-        ("data.nois=0.1", "'data.nois' is not a setting"),
-        ("data.noise=-0.1", "data.noise must be a standard deviation >= 0"),
-        ("data.samples_per_corner=2 data.split=[0.5,0.5]", "data.split must be three fractions"),
-        ("data.gate=f012", "unknown gate 'f012'"),
-        ("solved_below=abc", "solved_below must be a loss between 0 and ln 2 = 0.693 (the loss of answering 0.5 everywhere), got 'abc'"),
-        ("solved_below=0", "solved_below must be a loss between 0 and ln 2"),
-        ("seed=abc", "seed must be an integer"),
-        ("seed=1.5", "seed must be an integer"),
-        ("trainer.accelerator=gpu", "no GPU found on this machine"),
-        ("trainer.devices=0", "trainer.devices must be a positive integer, auto or -1 (every GPU), got 0"),
-        ("trainer.devices=-1", "trainer.devices=-1 means every GPU, but trainer.accelerator=cpu"),
-        ("name=../../x", "name must be one folder name"),
-        ("paths.dvclive_dir=", "paths.dvclive_dir must be a path, got ''"),
-        ("torch_threads=100000", "torch_threads=100000 but this machine has"),
-        ("steps_per_batch=0", "steps_per_batch must be a positive integer"),
-        ("steps_per_epoch=75", "must be a multiple of steps_per_batch (50)"),
-        ("model=manual optimizer=adam", "use optimizer=sgd"),
-        ("model=manual +optimizer.momentum=0.9", "model=manual implements plain SGD by hand (optimizer.lr only), so optimizer.momentum=0.9 would be ignored"),
-        ("model=manual_lab +optimizer.nesterov=true", "model=manual_lab implements plain SGD by hand"),
-        ("resume=true", "no interrupted run to resume"),
-    ],
-)
-def test_bad_overrides_are_one_line(tmp_path, data_dir, override, fragment):
-    out = run_cli(
-        "src/train.py", *override.split(), f"paths.data_dir={data_dir}", f"paths.models_dir={tmp_path}/models",
-        f"paths.checkpoints_dir={tmp_path}/checkpoints", env={"CUDA_VISIBLE_DEVICES": ""},
-    )  # fmt: skip
-    assert_one_line_error(out, fragment)
-    assert not any((tmp_path / "models").rglob("*.ckpt"))
+# Every bad override runs through src/train.py as a user's command line would, all of them in one
+# Python process (tests/cli_batch.py: exit status and stderr as a process of its own gives them).
+# Two of them also run as processes of their own (tests/test_train.py: model=mlp9, accelerator=gpu).
+BAD_OVERRIDES = [
+    ("model=mlp9", "available options in 'model': deep, manual, manual_lab, mlp2, mlp4, perceptron"),
+    ("data=xr", "available options in 'data': and, gate, nand, nor, or, xnor, xor"),
+    ("optimizer.lr=-1", "optimizer.lr must be a positive number, got -1"),
+    ("callbacks.snapshots.every=0", "callbacks.snapshots.every must be a positive integer, got 0"),
+    ("+trainer.precision=bf16-mixed", "trainer.precision=bf16-mixed: 16-bit floats cannot follow the ln 2 plateau"),
+    ("+trainer.precision=16-mixed", "use 32-true (the default) or 64-true"),
+    ("optimizer.lr=abc", "optimizer.lr must be a positive number, got 'abc'"),
+    ("model.hidden=[0]", "model.hidden sizes must be positive integers, got [0]"),
+    ("model.hidden=[-3]", "model.hidden sizes must be positive integers, got [-3]"),
+    ("model.hidden=[", "cannot parse the override"),
+    ("trainer.max_steps=0", "trainer.max_steps must be a positive integer, got 0"),
+    ("model.activation=swish", "choose one of sigmoid, tanh, relu"),
+    ("data.nois=0.1", "'data.nois' is not a setting"),
+    ("data.noise=-0.1", "data.noise must be a standard deviation >= 0"),
+    ("data.samples_per_corner=2 data.split=[0.5,0.5]", "data.split must be three fractions"),
+    ("data.gate=f012", "unknown gate 'f012'"),
+    ("solved_below=abc", "solved_below must be a loss between 0 and ln 2 = 0.693 (the loss of answering 0.5 everywhere), got 'abc'"),
+    ("solved_below=0", "solved_below must be a loss between 0 and ln 2"),
+    ("seed=abc", "seed must be an integer"),
+    ("seed=1.5", "seed must be an integer"),
+    ("trainer.accelerator=gpu", "no GPU found on this machine"),
+    ("trainer.devices=0", "trainer.devices must be a positive integer, auto or -1 (every GPU), got 0"),
+    ("trainer.devices=-1", "trainer.devices=-1 means every GPU, but trainer.accelerator=cpu"),
+    ("name=../../x", "name must be one folder name"),
+    ("paths.dvclive_dir=", "paths.dvclive_dir must be a path, got ''"),
+    ("torch_threads=100000", "torch_threads=100000 but this machine has"),
+    ("steps_per_batch=0", "steps_per_batch must be a positive integer"),
+    ("steps_per_epoch=75", "must be a multiple of steps_per_batch (50)"),
+    ("model=manual optimizer=adam", "use optimizer=sgd"),
+    ("model=manual +optimizer.momentum=0.9", "model=manual implements plain SGD by hand (optimizer.lr only), so optimizer.momentum=0.9 would be ignored"),
+    ("model=manual_lab +optimizer.nesterov=true", "model=manual_lab implements plain SGD by hand"),
+    ("resume=true", "no interrupted run to resume"),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_override_runs(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, Path]]:
+    from conftest import run_cli_batch
+    from gatelab.gates import GATES, write_gate_csv
+
+    data = tmp_path_factory.mktemp("data")
+    for gate in GATES:
+        write_gate_csv(gate, data / f"{gate}.csv")
+    places = {override: tmp_path_factory.mktemp("run") for override, _ in BAD_OVERRIDES}
+    lines = [[*override.split(), f"paths.data_dir={data}", f"paths.models_dir={place}/models",
+              f"paths.checkpoints_dir={place}/checkpoints"] for override, place in places.items()]  # fmt: skip
+    results = run_cli_batch("src/train.py", lines, env={"CUDA_VISIBLE_DEVICES": ""})
+    return {override: (out, places[override]) for override, out in zip(places, results)}
 
 
 @slow
-@pytest.mark.parametrize(
-    "content, fragment",
-    [
-        (None, "not found; run 'dvc repro generate'"),
-        ("", "is empty"),
-        ("x,y,z\n", "header"),
-        ("x1,x2,y\n0,0,0\n0,1,nan\n1,0,1\n1,1,0\n", "NaN"),
-        ("x1,x2,y\n0,0,0\n0,1,7\n1,0,1\n1,1,0\n", "must be 0 or 1"),
-        ("x1,x2,y\n0,0,0\n0,1,1\n0,1,1\n1,1,0\n", "exactly once"),
-    ],
-)
-def test_bad_data_files_are_one_line(tmp_path, content, fragment):
-    if content is not None:
-        (tmp_path / "xor.csv").write_text(content)
-    out = run_cli("src/train.py", f"paths.data_dir={tmp_path}", f"paths.models_dir={tmp_path}/models")
+@pytest.mark.parametrize("override, fragment", BAD_OVERRIDES)
+def test_bad_overrides_are_one_line(bad_override_runs, override, fragment):
+    out, place = bad_override_runs[override]
     assert_one_line_error(out, fragment)
-    assert f"{tmp_path}/xor.csv" in out.stderr
+    assert not any((place / "models").rglob("*.ckpt"))
+
+
+BAD_DATA_FILES = [
+    (None, "not found; run 'dvc repro generate'"),
+    ("", "is empty"),
+    ("x,y,z\n", "header"),
+    ("x1,x2,y\n0,0,0\n0,1,nan\n1,0,1\n1,1,0\n", "NaN"),
+    ("x1,x2,y\n0,0,0\n0,1,7\n1,0,1\n1,1,0\n", "must be 0 or 1"),
+    ("x1,x2,y\n0,0,0\n0,1,1\n0,1,1\n1,1,0\n", "exactly once"),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_data_runs(tmp_path_factory) -> list[tuple[subprocess.CompletedProcess, Path]]:
+    """Each damaged data file in a folder of its own, read by src/train.py (one process for all: tests/cli_batch.py)."""
+    from conftest import run_cli_batch
+
+    places = [tmp_path_factory.mktemp("data") for _ in BAD_DATA_FILES]
+    for place, (content, _) in zip(places, BAD_DATA_FILES):
+        if content is not None:
+            (place / "xor.csv").write_text(content)
+    results = run_cli_batch("src/train.py", [[f"paths.data_dir={place}", f"paths.models_dir={place}/models"] for place in places])
+    return list(zip(results, places))
+
+
+@slow
+@pytest.mark.parametrize("case", range(len(BAD_DATA_FILES)), ids=[fragment for _, fragment in BAD_DATA_FILES])
+def test_bad_data_files_are_one_line(bad_data_runs, case):
+    out, place = bad_data_runs[case]
+    assert_one_line_error(out, BAD_DATA_FILES[case][1])
+    assert f"{place}/xor.csv" in out.stderr
 
 
 @slow

@@ -121,19 +121,34 @@ def test_a_study_gives_single_runs_results_for_the_same_seeds(tmp_path, data_dir
         assert per_seed["final_loss"][i] == pytest.approx(single["loss"], abs=2e-6), seed
 
 
-@pytest.mark.parametrize(
-    "override, fragment",
-    [
-        ("study.seeds=0", "study.seeds must be a positive integer"),
-        ("model=manual optimizer=adam", "use optimizer=sgd"),
-        ("study.seedz=3", "'study.seedz' is not a setting"),
-        ("trainer.strategy=ddp trainer.devices=2", "the seed study trains its copies in one process"),
-    ],
-)
+BAD_STUDY_SETTINGS = [
+    ("study.seeds=0", "study.seeds must be a positive integer"),
+    ("model=manual optimizer=adam", "use optimizer=sgd"),
+    ("study.seedz=3", "'study.seedz' is not a setting"),
+    ("trainer.strategy=ddp trainer.devices=2", "the seed study trains its copies in one process"),
+    ("model=manual study.lrs=[1,3]", "takes one: set optimizer.lr"),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_study_runs(tmp_path_factory) -> list:
+    """src/study.py with each bad setting (one process for all: tests/cli_batch.py)."""
+    from conftest import run_cli_batch
+    from gatelab.gates import GATES, write_gate_csv
+
+    data = tmp_path_factory.mktemp("data")
+    for gate in GATES:
+        write_gate_csv(gate, data / f"{gate}.csv")
+    lines = [[*override.split(), f"paths.data_dir={data}", f"paths.out_dir={tmp_path_factory.mktemp('out')}"]
+             for override, _ in BAD_STUDY_SETTINGS]  # fmt: skip
+    return run_cli_batch("src/study.py", lines)
+
+
+@pytest.mark.parametrize("override, fragment", BAD_STUDY_SETTINGS)
 @pytest.mark.slow
-def test_bad_study_settings_are_one_line(tmp_path, data_dir, override, fragment):
-    out = run_cli("src/study.py", *override.split(), f"paths.data_dir={data_dir}", f"paths.out_dir={tmp_path}")
-    assert out.returncode == 2 and fragment in out.stderr and len(out.stderr.strip().splitlines()) == 1
+def test_bad_study_settings_are_one_line(bad_study_runs, override, fragment):
+    out = bad_study_runs[[o for o, _ in BAD_STUDY_SETTINGS].index(override)]
+    assert out.returncode == 2 and fragment in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
 
 
 @pytest.mark.slow
