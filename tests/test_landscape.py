@@ -21,7 +21,7 @@ def run_study(make_cfg, *overrides: str):
 
 def test_learning_rates_side_by_side_are_exactly_each_rate_alone(make_cfg, tmp_path):
     """One fit of three rates against three fits, byte for byte: JSON and picture."""
-    common = ("model=mlp2", "data=xor", "study.seeds=40", "trainer.max_steps=3000")
+    common = ("model=mlp2", "data=xor", "study.seeds=40", "trainer.max_steps=1500")
     packed = run_study(make_cfg, *common, "study.lrs=[0.3,1,3]")
     assert [study["model"] for study in packed] == ["mlp2-lr0.3", "mlp2-lr1", "mlp2-lr3"]
     for study, lr in zip(packed, ("0.3", "1.0", "3.0")):

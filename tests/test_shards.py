@@ -48,9 +48,32 @@ def test_shards_merge_to_the_unsharded_study_byte_for_byte(make_cfg, tmp_path):
         assert Path(result["png"]).read_bytes() == Path(whole["png"]).read_bytes()
 
 
+@pytest.fixture(scope="module")
+def pristine_shards(tmp_path_factory) -> Path:
+    """Three shards of one study, trained once for the module; each test damages its own copy."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+
+    from conftest import CONF
+    from gatelab.gates import write_gate_csv
+    from gatelab.study import run_study
+
+    root = tmp_path_factory.mktemp("shards")
+    write_gate_csv("xor", root / "data/xor.csv")
+    for shard in range(3):
+        overrides = [f"paths.data_dir={root / 'data'}", f"paths.out_dir={root / 'run'}", "trainer.enable_progress_bar=false",
+                     *SMALL, "study.shards=3", f"study.shard={shard}"]  # fmt: skip
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            cfg = compose("study", overrides=overrides, return_hydra_config=True)
+        HydraConfig.instance().set_config(cfg)
+        run_study(cfg)
+    return root / "run"
+
+
 @pytest.fixture
-def shard_set(make_cfg, tmp_path) -> list[Path]:
-    return [Path(p["json"]) for p in run_shards(make_cfg, 3, *SMALL)]
+def shard_set(pristine_shards, tmp_path) -> list[Path]:
+    shutil.copytree(pristine_shards, tmp_path / "run")
+    return sorted((tmp_path / "run").rglob("*.shard-*-of-3.json"))
 
 
 def edit(path: Path, change) -> None:
