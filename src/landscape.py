@@ -28,8 +28,9 @@ def main() -> None:
     with exit_on_user_error():
         from pathlib import Path
 
-        from gatelab.landscape import table, write_landscape
+        from gatelab.landscape import find_studies, table, write_landscape
 
+        find_studies(args.places)  # (missing places, or no studies in them: said first)
         if args.json is None or args.png is None:
             if len(args.places) != 1 or not Path(args.places[0]).is_dir():
                 raise GatelabError("give --json and --png: the default is the one folder given, and this is not one")

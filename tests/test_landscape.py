@@ -155,6 +155,8 @@ def test_bad_sets_of_studies_are_one_line_and_write_nothing(small_landscape, tmp
 def test_no_studies_is_one_line(tmp_path):
     out = run_cli("src/landscape.py", str(tmp_path))
     assert out.returncode == 2 and "no studies in" in out.stderr and "+landscape=xor" in out.stderr, out.stderr
+    out = run_cli("src/landscape.py", str(tmp_path / "nowhere"))
+    assert out.returncode == 2 and out.stderr == f"error: {tmp_path / 'nowhere'} does not exist\n", out.stderr
 
 
 @pytest.mark.slow
