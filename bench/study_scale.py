@@ -1,31 +1,43 @@
-"""How the seed study's time per step grows with the number of seeds S (mlp2 on XOR, autograd).
+"""How the seed study's time per step grows with the number of seeds S (mlp2 on XOR, autograd), with
+and without the compiled step (study.compile; gatelab.batched), and where compiling starts to pay.
 
-    python bench/study_scale.py                                   # CPU, S = 1 ... 10,000
-    python bench/study_scale.py --accelerator gpu --seeds 1 10 100 1000 10000 100000
+    python bench/study_scale.py                                          # CPU, S = 1 ... 100,000
+    python bench/study_scale.py --seeds 100000 --threads 2               # torch_threads=2
+    python bench/study_scale.py --accelerator gpu --seeds 10000 100000 1000000
 
-Each S trains for --steps steps after a warm-up fit; prints milliseconds per step and per
-seed-step. One seed of the plain PyTorch loop is printed first, as the yardstick.
+For each S, one fit of --steps steps per step kind, after a warm-up fit. The uncompiled step is the
+floor of unfused batched torch (about twenty ops a step, each reading and writing every copy's
+activations). The compiled one is timed after its first batch; that first batch, less its steps,
+is the compile time, measured cold: Inductor's on-disk cache is a fresh folder for this run. The
+last columns are what a whole 10001-step budget costs each way, compile included, in microseconds
+per seed-step. One seed of the plain PyTorch loop is printed first, as the yardstick.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+BUDGET = 10001  # the lab's steps
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--accelerator", default="cpu")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 10, 100, 1000, 10000])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 10, 100, 1000, 10000, 100000])
     parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (the config's torch_threads)")
+    parser.add_argument("--no-compiled", action="store_true", help="time the uncompiled step only")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="study_scale_inductor_")  # cold compiles
 
     import lightning as L
     import torch
@@ -38,29 +50,61 @@ def main() -> None:
 
     warnings.filterwarnings("ignore")
     logging.getLogger("lightning").setLevel(logging.ERROR)
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     x, y = truth_table("xor")
 
-    def fit(seeds: int, steps: int) -> float:
-        model = SeedStudy([2], "sigmoid", range(seeds), optimizer=lambda p: torch.optim.SGD(p, lr=1.0), threshold=0.0)
+    class Clock(L.Callback):
+        """When the first batch (the compile, for a compiled step) ended, and when training did."""
+
+        def on_train_batch_end(self, trainer, *_) -> None:
+            if trainer.global_step == model_steps_per_batch:
+                self.first_batch_end = time.perf_counter()
+
+        def on_train_end(self, *_) -> None:
+            self.end = time.perf_counter()
+
+    model_steps_per_batch = 50
+
+    def fit(seeds: int, steps: int, compiled: bool) -> tuple[float, float]:
+        """Seconds per step after the first batch, and the first batch's extra time (the compile)."""
+        model = SeedStudy(
+            [2], "sigmoid", range(seeds), optimizer=lambda p: torch.optim.SGD(p, lr=1.0), threshold=0.0,
+            steps_per_batch=model_steps_per_batch, compiled=compiled,
+        )  # fmt: skip
+        clock = Clock()
         trainer = L.Trainer(
             accelerator=args.accelerator, devices=1, max_steps=steps, logger=False, enable_checkpointing=False,
-            enable_progress_bar=False, enable_model_summary=False,
+            enable_progress_bar=False, enable_model_summary=False, callbacks=[clock],
         )  # fmt: skip
         start = time.perf_counter()
         trainer.fit(model, DataLoader(RepeatedFullBatch(x, y, 2), batch_size=None))
-        return (time.perf_counter() - start) / steps
+        per_step = (clock.end - clock.first_batch_end) / (steps - model_steps_per_batch)
+        return per_step, max(clock.first_batch_end - start - model_steps_per_batch * per_step, 0.0)
 
     train_plain(x, y, [2], steps=200)
     start = time.perf_counter()
     train_plain(x, y, [2], steps=args.steps)
     plain = (time.perf_counter() - start) / args.steps
-    print(f"device: {args.accelerator}; plain loop, 1 seed: {plain * 1e3:.3f} ms/step")
-    fit(10, 100)  # warm-up
-    print(f"{'seeds':>8} {'ms/step':>9} {'x plain':>8} {'us/seed-step':>13}")
+    print(f"device: {args.accelerator}; torch threads: {args.threads}; plain loop, 1 seed: {plain * 1e3:.3f} ms/step")
+    fit(10, 100, compiled=False)  # warm-up
+    print(
+        f"{'seeds':>8} | {'ms/step':>8} {'us/seed-step':>12} | {'compiled':>8} {'us/seed-step':>12} {'compile s':>9} "
+        f"| {BUDGET} steps, compile included: {'us/seed-step':>12} {'compiled':>9} {'speed-up':>8}"
+    )
     for seeds in args.seeds:
-        per_step = fit(seeds, args.steps)
-        print(f"{seeds:>8} {per_step * 1e3:>9.3f} {per_step / plain:>8.2f} {per_step / seeds * 1e6:>13.3f}")
+        eager, _ = fit(seeds, args.steps, compiled=False)
+        row = f"{seeds:>8} | {eager * 1e3:>8.3f} {eager / seeds * 1e6:>12.4f} |"
+        if args.no_compiled:
+            print(row, flush=True)
+            continue
+        compiled, compile_s = fit(seeds, args.steps, compiled=True)
+        whole_eager, whole_compiled = eager * BUDGET, compiled * BUDGET + compile_s
+        print(
+            f"{row} {compiled * 1e3:>8.3f} {compiled / seeds * 1e6:>12.4f} {compile_s:>9.1f} | {'':>34}"
+            f"{whole_eager / seeds / BUDGET * 1e6:>12.4f} {whole_compiled / seeds / BUDGET * 1e6:>9.4f} "
+            f"{whole_eager / whole_compiled:>7.2f}x",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

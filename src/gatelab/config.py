@@ -274,6 +274,14 @@ def check_study(cfg: DictConfig) -> None:
         )
     if not isinstance(study.get("picture", True), bool):
         raise GatelabError(f"study.picture must be true or false, got {study.picture!r}")
+    compile_choice = study.get("compile", "auto")
+    if compile_choice not in ("auto", True, False) or isinstance(compile_choice, int) and not isinstance(compile_choice, bool):
+        raise GatelabError(f"study.compile must be auto, true or false, got {compile_choice!r}")
+    if compile_choice is True and is_manual(cfg):
+        raise GatelabError(
+            f"study.compile=true compiles autograd's step; model={cfg.name} trains by the hand-written chain rule: "
+            "set study.compile=auto or false"
+        )
     cells = study_cells(cfg)  # (checks study.lrs)
     for cell in cells if study.get("lrs") is not None else ():
         check_names_and_paths(cell)
@@ -281,6 +289,21 @@ def check_study(cfg: DictConfig) -> None:
     per_seed = len(cells) * study_bytes_per_seed(check_hidden(cfg.model.hidden), len(truth_table(cfg.data.gate)[0]))
     check_memory(f"study.seeds={study.seeds}", -(-study.seeds // study.shards), per_seed, "seeds per shard",
                  "; split them into more shards (study.shards)")  # fmt: skip
+
+
+# Copies (seeds times study.lrs) from which study.compile=auto compiles the step: below, compiling
+# (a few seconds) costs more than it saves over a full budget (bench/study_scale.py measures both).
+COMPILE_FROM = 10_000
+
+
+def study_compiles(cfg: DictConfig) -> bool:
+    """Whether the study's step is compiled (study.compile; gatelab.batched). auto: with autograd, from
+    COMPILE_FROM copies of the *whole* study (every shard and rate), so that all shards of one study
+    train alike and merge exactly."""
+    choice = cfg.study.get("compile", "auto")
+    if choice == "auto":
+        return not is_manual(cfg) and cfg.study.seeds * len(study_cells(cfg)) >= COMPILE_FROM
+    return choice
 
 
 def study_bytes_per_seed(hidden: list[int], rows: int) -> int:

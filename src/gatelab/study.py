@@ -18,7 +18,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from gatelab.anatomy import classify_each, count_failures, describe
-from gatelab.config import check_config, is_manual, output_files, study_cells
+from gatelab.config import check_config, is_manual, output_files, study_cells, study_compiles
 from gatelab.files import sole_writer, written_together
 from gatelab.metrics import write_json
 from gatelab.report import settings_of
@@ -47,6 +47,7 @@ def run_study(cfg: DictConfig) -> dict | list[dict]:
         manual_rule=cfg.model.get("rule", "exact"),
         inputs=datamodule.inputs, steps_per_batch=cfg.steps_per_batch, threshold=cfg.solved_below,
         lrs=None if study.get("lrs") is None else [cell.optimizer.lr for cell in cells],
+        compiled=study_compiles(cfg),
     )  # fmt: skip
     callbacks = instantiate_callbacks(cfg)
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=False, enable_checkpointing=False)
