@@ -142,6 +142,16 @@ def test_a_compiled_copy_trains_the_same_whatever_copies_share_its_batch():
 
 
 @pytest.mark.slow
+def test_a_diverging_compiled_study_stops_with_the_uncompiled_message():
+    """The fused loss does not refuse NaN outputs as torch's BCE does: the batch's check must."""
+    from gatelab.errors import Diverged
+
+    study = SeedStudy([10, 10, 10], "relu", range(4), optimizer=lambda p: torch.optim.SGD(p, lr=1e20), compiled=True)
+    with pytest.raises(Diverged, match="training diverged; lower optimizer.lr"):
+        fit_study(study, 200)
+
+
+@pytest.mark.slow
 def test_more_compiled_studies_than_dynamos_recompile_limit_run_in_one_process():
     """A --multirun of studies runs them in one process: the 9th compiled study of a new size would hit
     dynamo's recompile limit (8) and stop. Each compiles afresh, and trains as it would alone."""

@@ -159,8 +159,9 @@ class SeedStudy(ManyStepsPerBatch):
 
     def autograd_step(self, x: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer) -> torch.Tensor:
         optimizer.zero_grad()
+        y_hat = self(x)
         try:
-            loss, y_hat = study_loss(self.weights, self.biases, self.activations, x, y, self.row_weight(y))
+            loss = summed_bce(y_hat, y, self.row_weight(y))
         except RuntimeError as err:  # torch's BCE refuses NaN outputs (checked per batch: here, first)
             if "between 0 and 1" not in str(err):
                 raise
@@ -271,16 +272,14 @@ def join_groups(params: list[torch.Tensor], groups: int) -> list[torch.Tensor]:
     return [torch.cat([params[g * layers + k] for g in range(groups)]) for k in range(layers)]
 
 
-def study_loss(weights, biases, activations, x: torch.Tensor, y: torch.Tensor, row_weight: torch.Tensor):
-    """The sum over copies of each copy's mean BCE (weight 1/rows: each copy's gradient is its own),
-    and every copy's outputs ``[S, rows, 1]``."""
-    y_hat = forward_with_cache(weights, biases, activations, x)[-1]
-    return F.binary_cross_entropy(y_hat, y.expand_as(y_hat), weight=row_weight, reduction="sum"), y_hat
+def summed_bce(y_hat: torch.Tensor, y: torch.Tensor, row_weight: torch.Tensor) -> torch.Tensor:
+    """The sum over copies of each copy's mean BCE (weight 1/rows): each copy's gradient is its own."""
+    return F.binary_cross_entropy(y_hat, y.expand_as(y_hat), weight=row_weight, reduction="sum")
 
 
 def compiled_gradients(activations, layers: int, groups: int):
-    """``f(params, x, y, row_weight) -> (grads, y_hat, all_right)``: autograd's gradient of ``study_loss`` for
-    ``params`` (every group's weights, then every group's biases), compiled as one graph.
+    """``f(params, x, y, row_weight) -> (grads, y_hat, all_right)``: autograd's gradient of ``summed_bce``
+    for ``params`` (every group's weights, then every group's biases), compiled as one graph.
 
     One graph, forward and backward together, lets Inductor fuse the whole step into three loops around
     three small matrix products; ``torch.compile`` of the loss alone would compile the forward and the
@@ -290,7 +289,8 @@ def compiled_gradients(activations, layers: int, groups: int):
 
     def loss_of(params, x, y, row_weight):
         n = layers * groups
-        return study_loss(join_groups(params[:n], groups), join_groups(params[n:], groups), activations, x, y, row_weight)
+        y_hat = forward_with_cache(join_groups(params[:n], groups), join_groups(params[n:], groups), activations, x)[-1]
+        return summed_bce(y_hat, y, row_weight), y_hat
 
     gradients = torch.func.grad_and_value(loss_of, has_aux=True)
 
