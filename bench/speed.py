@@ -3,7 +3,8 @@
     python bench/speed.py                     # every target, 3 repeats (about 25 minutes on 2 cores)
     python bench/speed.py --repeats 1 --only p2 p3
 
-Prints the median of the repeats for each figure (the machine is noisy) and each target's ratio:
+Prints the median of the repeats for each figure (the machine is noisy), with the smallest and the
+largest in brackets, and each target's ratio (of the medians):
 
   P1  cold `dvc repro` (24 trainings + evaluation) vs the lab's script run once per model x gate,
       one process each, 10001 steps each (bench/lab_script.py)          goal: <= 0.25x
@@ -183,29 +184,35 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
     med = statistics.median
+
+    def shown(values: Sequence[float], unit: str, scale: float = 1.0, digits: int = 1) -> str:
+        """The median, and the spread of the repeats: ``0.142 ms (0.139-0.150)``."""
+        low, middle, high = (f"{v * scale:.{digits}f}" for v in (min(values), med(values), max(values)))
+        return f"{middle} {unit}" + (f" ({low}-{high})" if len(values) > 1 else "")
+
     rows = []
     if "p1" in args.only or "p3" in args.only:
         r = p1_and_p3_noop(args.repeats, with_lab="p1" in args.only)
         if "p1" in args.only:
-            rows.append(("P1", "cold dvc repro train, 24 runs", f"{med(r['lab']):.1f} s", f"{med(r['cold']):.1f} s",
+            rows.append(("P1", "cold dvc repro train, 24 runs", shown(r["lab"], "s"), shown(r["cold"], "s"),
                          f"{med(r['cold']) / med(r['lab']):.2f}x", "<= 0.25x"))  # fmt: skip
-            limit = med(p1_limit(args.repeats))
-            rows.append(("", "the limit: the same 24 early-stopped runs as plain loops in ONE process", "", f"{limit:.1f} s",
-                         f"{med(r['cold']) / limit:.1f}x the limit", ""))  # fmt: skip
-            rows.append(("", "cold dvc repro, whole pipeline", "", f"{med(r['full']):.1f} s", "", ""))
+            limit = p1_limit(args.repeats)
+            rows.append(("", "the limit: the same 24 early-stopped runs as plain loops in ONE process", "", shown(limit, "s"),
+                         f"{med(r['cold']) / med(limit):.1f}x the limit", ""))  # fmt: skip
+            rows.append(("", "cold dvc repro, whole pipeline", "", shown(r["full"], "s"), "", ""))
         if "p3" in args.only:
-            rows.append(("P3", "no-op dvc repro", "", f"{med(r['noop']):.2f} s", "", "<= 3 s"))
+            rows.append(("P3", "no-op dvc repro", "", shown(r["noop"], "s", digits=2), "", "<= 3 s"))
     if "p2" in args.only:
         r = p2(args.repeats, args.accelerator, args.override)
-        rows.append(("P2", "per optimizer step, mlp2 XOR", f"{med(r['plain']) * 1e3:.3f} ms",
-                     f"{med(r['ours']) * 1e3:.3f} ms", f"{med(r['ours']) / med(r['plain']):.2f}x", "<= 1.30x"))  # fmt: skip
+        rows.append(("P2", "per optimizer step, mlp2 XOR", shown(r["plain"], "ms", 1e3, 3),
+                     shown(r["ours"], "ms", 1e3, 3), f"{med(r['ours']) / med(r['plain']):.2f}x", "<= 1.30x"))  # fmt: skip
     if "s1" in args.only:
         r = s1(args.repeats, args.accelerator, args.override)
         rows.append(("S1", f"1000 seeds at once vs 1 seed, mlp2 XOR, 10001 steps ({r['solved']} solve it)",
-                     f"{med(r['plain']):.2f} s", f"{med(r['ours']):.2f} s",
+                     shown(r["plain"], "s", digits=2), shown(r["ours"], "s", digits=2),
                      f"{med(r['ours']) / med(r['plain']):.2f}x", "<= 2.5x"))  # fmt: skip
     if "p3" in args.only:
-        rows.append(("P3", "python src/train.py --help", "", f"{med(p3_help(args.repeats)):.2f} s", "", "<= 2 s"))
+        rows.append(("P3", "python src/train.py --help", "", shown(p3_help(args.repeats), "s", digits=2), "", "<= 2 s"))
 
     header = ("target", "what", "lab's plain PyTorch", "gatelab", "ratio", "goal")
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
