@@ -90,6 +90,16 @@ def test_avx2_and_the_default_kernels_reproduce_the_committed_study_byte_for_byt
             assert (run / "plots/study/mlp4" / f"{gate}.png").read_bytes() == (ROOT / "plots/study/mlp4" / f"{gate}.png").read_bytes()
 
 
+def test_the_compiled_study_step_is_pinned_too():
+    """torch.compile's CPU code (study.compile) picks its vector instructions by ATEN_CPU_CAPABILITY
+    as torch's kernels do: pinned, an AVX-512 machine compiles AVX2 code, the same as an AVX2
+    machine's. (Unpinned, it compiles AVX-512 code, and mlp4's escape steps move.)"""
+    import torch._inductor.cpu_vec_isa as isa
+
+    if kernels.has_avx2():  # (elsewhere nothing is pinned: test_this_process_runs_the_pinned_kernels)
+        assert str(isa.pick_vec_isa()) == "avx2"
+
+
 # Where bits can differ (ARM, a GPU, another torch build), what the README promises. Measured with
 # every kernel changed at once (torch's scalar kernels, MKL unpinned) on the whole pipeline: single
 # runs kept every accuracy and step count (losses moved by up to 0.0016), the study kept every

@@ -37,12 +37,9 @@ from torch import nn
 from gatelab.backprop import ACTIVATION_AND_DERIVATIVE, bce, chain_rule, forward_with_cache
 from gatelab.errors import Diverged, GatelabError
 from gatelab.models import ManyStepsPerBatch, OptimizerFactory
-from gatelab.network import build_mlp, check_hidden, linear_layers
+from gatelab.network import build_mlp, check_hidden
 
 NOT_YET = -1
-
-
-COMPILE_FROM = 10_000  # copies: where compiling pays for itself over a full budget (bench/study_scale.py)
 
 
 def initial_weights(
@@ -114,7 +111,6 @@ class SeedStudy(ManyStepsPerBatch):
         self.end_biases: list[torch.Tensor] = []
         self._last_step: tuple[torch.Tensor, torch.Tensor] | None = None
         self._row_weight: torch.Tensor | None = None
-        self.compiled = compiled
         self._compiled_gradients = compiled_gradients(self.activations, n_layers, groups) if compiled else None
 
     @property
@@ -179,7 +175,7 @@ class SeedStudy(ManyStepsPerBatch):
         with torch.no_grad():  # (torch.func.grad differentiates anyway; no graph is kept around it)
             try:
                 grads, y_hat, correct = self._compiled_gradients(params, x, y, self.row_weight(y))
-            except torch._dynamo.exc.BackendCompilerFailed as err:  # no C++ compiler (CPU) or Triton (GPU), say
+            except torch._dynamo.exc.BackendCompilerFailed as err:  # a machine without a C++ compiler, for one
                 reason = str(err).strip().splitlines()[0][:300]
                 raise GatelabError(f"torch.compile could not build the study's step ({reason}); set study.compile=false") from None
         for param, grad in zip(params, grads):
