@@ -96,6 +96,17 @@ def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None, timeout: int 
     )
 
 
+@pytest.fixture(scope="session")
+def without_lightning(tmp_path_factory) -> dict:
+    """``run_cli``'s ``env`` for an entry point that promises not to import Lightning (animate,
+    evaluate, landscape, merge_shards: it would add seconds to their start): `import lightning`
+    fails there."""
+    blocker = tmp_path_factory.mktemp("without_lightning")
+    (blocker / "lightning").mkdir()
+    (blocker / "lightning/__init__.py").write_text('raise ImportError("this entry point must not import Lightning")\n')
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(blocker), os.environ.get("PYTHONPATH")]))}
+
+
 def run_cli_batch(script: str, command_lines: list[list[str]], env: dict | None = None) -> list[subprocess.CompletedProcess]:
     """``run_cli(script, *args)`` for each ``args`` in ``command_lines``, all in one Python process
     (tests/cli_batch.py): exit status, stdout and stderr of each, as its own process would give them."""

@@ -160,15 +160,15 @@ def test_no_studies_is_one_line(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_readme_sweep_and_gather_commands(tmp_path, data_dir):
-    """`python src/study.py --multirun +landscape=xor ...` then `python src/landscape.py <sweep folder>`,
-    small: two nets, two rates, 8 seeds, 500 steps."""
+def test_the_readme_sweep_and_gather_commands(tmp_path, data_dir, without_lightning):
+    """`python src/study.py --multirun +landscape=xor ...` then `python src/landscape.py <sweep folder>`
+    (which never imports Lightning), small: two nets, two rates, 8 seeds, 500 steps."""
     sweep = tmp_path / "sweep"
     out = run_cli("src/study.py", "--multirun", "+landscape=xor", "model.hidden=[1],[2]", "study.lrs=[1,10]", "study.seeds=8",
                   "trainer.max_steps=500", f"paths.data_dir={data_dir}", f"hydra.sweep.dir={sweep}")  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.count(" on xor: ") == 4
-    out = run_cli("src/landscape.py", str(sweep))
+    out = run_cli("src/landscape.py", str(sweep), env=without_lightning)
     assert out.returncode == 0, out.stderr
     assert "| 2-1-1 | 0/8 | 0/8 |" in out.stdout and "| 2-2-1 |" in out.stdout
     assert (sweep / "landscape.json").is_file() and (sweep / "landscape.png").is_file()

@@ -131,14 +131,15 @@ def test_the_committed_metrics_and_study_use_one_definition_of_solved():
 
 
 @pytest.mark.slow
-def test_a_report_from_runs_trained_by_hand_with_another_lr_says_so(tmp_path, data_dir):
-    """End to end: train with lr 0.5, evaluate, and the report says lr 0.5 (not the default 1)."""
+def test_a_report_from_runs_trained_by_hand_with_another_lr_says_so(tmp_path, data_dir, without_lightning):
+    """End to end: train with lr 0.5, evaluate (which never imports Lightning), and the report says
+    lr 0.5 (not the default 1)."""
     out = run_cli("src/train.py", "--multirun", "model=perceptron", "data=and,xor", "optimizer.lr=0.5", "seed=5",
                   f"paths.data_dir={data_dir}", f"hydra.sweep.dir={tmp_path}", "hydra.sweep.subdir=.",
                   "trainer.enable_progress_bar=false")  # fmt: skip
     assert out.returncode == 0, out.stderr
     out = run_cli("src/evaluate.py", "--models", "perceptron", "--gates", "and,xor", "--data-dir", str(data_dir),
-                  "--models-dir", str(tmp_path / "models"), "--out-dir", str(tmp_path / "eval"))  # fmt: skip
+                  "--models-dir", str(tmp_path / "models"), "--out-dir", str(tmp_path / "eval"), env=without_lightning)  # fmt: skip
     assert out.returncode == 0, out.stderr
     text = (tmp_path / "eval/reports/summary.md").read_text()
     assert "from seed 5: full-batch SGD (lr 0.5), at most 10001 steps" in text and "(lr 1)" not in text

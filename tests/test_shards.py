@@ -129,11 +129,11 @@ def test_a_bad_set_of_shards_is_refused_in_one_line(shard_set, tmp_path, damage,
 
 
 @pytest.mark.slow
-def test_merge_shards_command(shard_set, tmp_path):
-    """`python src/merge_shards.py <folder>` merges every study it finds there; a bad set is one
-    line and exit 2, with nothing written."""
+def test_merge_shards_command(shard_set, tmp_path, without_lightning):
+    """`python src/merge_shards.py <folder>` merges every study it finds there (never importing
+    Lightning); a bad set is one line and exit 2, with nothing written."""
     folder = shard_set[0].parent.parent.parent  # <out>/study/mlp2/xor.shard-0-of-3.json -> <out>
-    out = run_cli("src/merge_shards.py", str(folder))
+    out = run_cli("src/merge_shards.py", str(folder), env=without_lightning)
     assert out.returncode == 0, out.stderr
     assert "mlp2 on xor: " in out.stdout and (folder / "study/mlp2/xor.json").is_file()
     assert (folder / "plots/study/mlp2/xor.png").is_file()

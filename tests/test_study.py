@@ -221,6 +221,8 @@ BAD_STUDY_SETTINGS = [
     ("trainer.strategy=ddp trainer.devices=2", "the seed study trains its copies in one process"),
     ("model=manual study.lrs=[1,3]", "takes one: set optimizer.lr"),
     ("study.compile=maybe", "study.compile must be auto, true or false"),
+    ("study.compile=1", "study.compile must be auto, true or false"),  # 1 == True, but not a choice
+    ("study.compile=null", "study.compile must be auto, true or false"),
     ("model=manual study.compile=true", "study.compile=true compiles autograd's step"),
 ]
 

@@ -275,7 +275,7 @@ def check_study(cfg: DictConfig) -> None:
     if not isinstance(study.get("picture", True), bool):
         raise GatelabError(f"study.picture must be true or false, got {study.picture!r}")
     compile_choice = study.get("compile", "auto")
-    if compile_choice not in ("auto", True, False) or isinstance(compile_choice, int) and not isinstance(compile_choice, bool):
+    if not (compile_choice == "auto" or isinstance(compile_choice, bool)):  # (1 == True: not a choice)
         raise GatelabError(f"study.compile must be auto, true or false, got {compile_choice!r}")
     if compile_choice is True and is_manual(cfg):
         raise GatelabError(

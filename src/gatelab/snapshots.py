@@ -3,7 +3,8 @@
 A run's learning is a process: on XOR an MLP sits on the ln 2 plateau for thousands of steps, then
 escapes within a few hundred (mlp4: under a hundred). ``Snapshots`` records the weights at step 0
 and every ``every`` steps, and writes them when the fit ends to ``path``; ``gatelab.animation``
-then picks its frames from them where the loss moves (``python src/animate.py``).
+then picks its frames from them where the loss moves (``python src/animate.py``). The file's
+layout is ``gatelab.snapshot_file``'s.
 
 Why the model calls ``record`` itself: a Lightning callback sees only batch boundaries, which here
 are ``steps_per_batch`` (50) optimizer steps apart (see ``gatelab.models``), too coarse for an
@@ -27,15 +28,7 @@ from lightning.pytorch.callbacks import Callback
 
 from gatelab.errors import GatelabError
 from gatelab.files import atomic_write
-
-FORMAT = 1  # bumped when the file's layout changes
-
-
-def save(content: dict, path: Path) -> None:
-    """``torch.save`` through a file object: given a path, torch names the archive inside after the
-    file, here a random temporary name, and the same snapshots would differ byte for byte."""
-    with open(path, "wb") as file:
-        torch.save(content, file)
+from gatelab.snapshot_file import FORMAT, save
 
 
 class Snapshots(Callback):
