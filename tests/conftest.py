@@ -23,6 +23,18 @@ def git_status(repo: Path) -> str | None:
     return out.stdout if out.returncode == 0 else None  # None: not a git checkout
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``-n auto``, pyproject.toml), one worker builds ``reproduced`` (a cold
+    pipeline, minutes) while the others run the tests that don't need it: so the test that builds
+    it runs first, and the tests that copy it last, when it is there to copy."""
+
+    def turn(item: pytest.Item) -> int:
+        names = getattr(item, "fixturenames", ())
+        return 0 if "reproduced" in names and "reproduced_copy" not in names else 2 if "reproduced_copy" in names else 1
+
+    items.sort(key=turn)  # stable: within each turn, the usual order
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _the_suite_leaves_the_repository_as_it_found_it():
     """`pytest` (the quick start's second command) must not change `git status`: tests write into
@@ -55,6 +67,7 @@ def make_cfg(tmp_path: Path, data_dir: Path):
             f"paths.models_dir={tmp_path / 'models'}",
             f"paths.logs_dir={tmp_path / 'logs'}",
             f"paths.dvclive_dir={tmp_path / 'dvclive'}",
+            f"paths.checkpoints_dir={tmp_path / 'checkpoints'}",  # not the checkout's checkpoints/
             "trainer.enable_progress_bar=false",
         ]
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
@@ -67,11 +80,12 @@ def make_cfg(tmp_path: Path, data_dir: Path):
 
 TEST_OUTPUTS = Path(tempfile.mkdtemp(prefix="gatelab-test-outputs-"))
 
-# A run by hand writes into its own folder under runs/ (conf/paths/run.yaml); in tests that folder
-# is a temporary one, unless the test chooses it. (Nothing a test runs writes into the repository.)
+# A run by hand writes into its own folder under runs/ (conf/paths/run.yaml), and its resume
+# checkpoints into checkpoints/; in tests those are temporary folders, unless the test chooses them.
+# (Nothing a test runs writes into the repository, and tests running at once don't share files.)
 RUN_NUMBER = itertools.count()
 DEFAULT_OUTPUTS = {
-    "src/train.py": ("hydra.run.dir=", "hydra.sweep.dir="),
+    "src/train.py": ("hydra.run.dir=", "hydra.sweep.dir=", "paths.checkpoints_dir="),
     "src/study.py": ("hydra.run.dir=", "hydra.sweep.dir="),
     "src/evaluate.py": ("--out-dir",),
 }
@@ -127,11 +141,6 @@ def run_cli_batch(script: str, command_lines: list[list[str]], env: dict | None 
 # --- a copy of the repository, for what `dvc repro` and the README's commands do to it ----------
 
 
-@pytest.fixture(scope="session")
-def clone(tmp_path_factory) -> Path:
-    return make_clone(tmp_path_factory.mktemp("gatelab") / "repo")
-
-
 def make_clone(repo: Path) -> Path:
     """The working tree's files (tracked and not ignored) in a fresh git repo, with no DVC cache."""
     listed = subprocess.run(
@@ -176,9 +185,34 @@ def files_under(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="session")
-def reproduced(clone: Path) -> Path:
-    for generated in ("metrics", "reports", "plots", "dvclive", "study", "dvc.lock"):
-        path = clone / generated
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
-    run(clone, "dvc", "repro")
-    return clone
+def reproduced(tmp_path_factory) -> Path:
+    """A fresh copy of the repository after a cold `dvc repro` (its generated results and dvc.lock
+    removed first). Built once per test run, also when pytest-xdist runs the tests in several
+    workers: they share it through a file lock (xdist's documented pattern), and a worker that
+    needs it while another builds it waits. Read it only; a test that runs git or dvc in it takes
+    ``reproduced_copy``."""
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # this run's folder, shared by its workers (each has a popen-gw<n> in it)
+    repo = base / "reproduced" / "repo"
+    with FileLock(str(base / "reproduced.lock")):
+        if not (base / "reproduced.done").exists():
+            shutil.rmtree(repo.parent, ignore_errors=True)  # what a failed attempt left
+            make_clone(repo)
+            for generated in ("metrics", "reports", "plots", "dvclive", "study", "dvc.lock"):
+                path = repo / generated
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+            run(repo, "dvc", "repro")
+            (base / "reproduced.done").touch()
+    return repo
+
+
+@pytest.fixture
+def reproduced_copy(reproduced: Path, tmp_path: Path) -> Path:
+    """A copy of ``reproduced`` of the test's own, with its DVC cache: git and dvc commands in it
+    leave the other tests' copies alone, whatever runs at the same time."""
+    repo = tmp_path / "repo"
+    shutil.copytree(reproduced, repo, symlinks=True)
+    return repo

@@ -70,8 +70,8 @@ def test_cold_repro_reproduces_the_committed_results_byte_for_byte(reproduced: P
 
 
 @pytest.mark.slow
-def test_second_repro_runs_nothing(reproduced: Path):
-    out = run(reproduced, "dvc", "repro").stdout
+def test_second_repro_runs_nothing(reproduced_copy: Path):
+    out = run(reproduced_copy, "dvc", "repro").stdout
     assert "Running stage" not in out
     assert "didn't change, skipping" in out
 
@@ -82,23 +82,22 @@ def commit_all(repo: Path, message: str) -> None:
 
 
 @pytest.mark.slow
-def test_experiment_and_metrics_diff(reproduced: Path):
-    commit_all(reproduced, "reproduced")
-    run(reproduced, "dvc", "exp", "run", "-S", "seed_study.seeds=20")  # reruns only the study and the report
-    shown = json.loads(run(reproduced, "dvc", "exp", "show", "--json").stdout)
+def test_experiment_and_metrics_diff(reproduced_copy: Path):
+    repo = reproduced_copy
+    commit_all(repo, "reproduced")
+    run(repo, "dvc", "exp", "run", "-S", "seed_study.seeds=20")  # reruns only the study and the report
+    shown = json.loads(run(repo, "dvc", "exp", "show", "--json").stdout)
     assert 20 in values_of(shown, "seeds")
 
-    diff = json.loads(run(reproduced, "dvc", "metrics", "diff", "--json").stdout)
+    diff = json.loads(run(repo, "dvc", "metrics", "diff", "--json").stdout)
     changed = {path for path, metrics in diff.items() for m in metrics.values() if m.get("diff")}
     assert "study/mlp2/xor.json" in changed  # 20 seeds instead of 100: another solve rate
     assert not any(path.startswith("metrics/") for path in changed)  # no training was rerun
 
-    plots = json.loads(run(reproduced, "dvc", "plots", "diff", "HEAD", "--json").stdout)["data"]
+    plots = json.loads(run(repo, "dvc", "plots", "diff", "HEAD", "--json").stdout)["data"]
     curves = plots["xor-loss"][0]["content"]["data"]["values"]
     assert {point["rev"] for point in curves} == {"workspace", "HEAD"}  # both commits' curves, one chart
     assert {image["revisions"][0] for image in plots["plots/study/mlp2/xor.png"]} == {"workspace", "HEAD"}
-    git(reproduced, "checkout", ".")  # back to the commit's results, for the tests that follow
-    run(reproduced, "dvc", "checkout", "-q")
 
 
 def values_of(tree, key: str) -> list:
@@ -111,15 +110,14 @@ def values_of(tree, key: str) -> list:
 
 
 @pytest.mark.slow
-def test_repro_after_a_crash_completes_with_identical_results(reproduced: Path, tmp_path):
+def test_repro_after_a_crash_completes_with_identical_results(reproduced_copy: Path):
     """`dvc repro` killed in the middle of a stage (dvc and the training it runs, SIGKILL): the next
     `dvc repro` completes it, with byte for byte the results of an uninterrupted run. The crash hits
     train@mlp2 in a copy of the reproduced repository whose mlp2 outputs are gone: DVC reruns an
     unfinished stage the same way in a cold pipeline, and this takes 20 s instead of 3 minutes."""
     import shutil
 
-    repo = tmp_path / "repo"
-    shutil.copytree(reproduced, repo, symlinks=True)
+    repo = reproduced_copy
     for output in ("models/mlp2", "snapshots/mlp2", "dvclive/mlp2"):
         shutil.rmtree(repo / output)
     bin_dir = str(Path(sys.executable).parent)

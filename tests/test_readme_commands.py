@@ -4,6 +4,10 @@
 Runs by hand write only into runs/ (git-ignored); `dvc exp run` in the workspace changes the `-S`
 file, dvc.lock and the pipeline's results, and `git checkout . && dvc checkout` puts them back;
 queued experiments leave the workspace alone.
+
+The commands run in parts (``readme_parts``), each in a copy of its own, so that pytest-xdist's
+workers share them out: a part starts where the commands before it have left nothing behind that
+later ones need (the experiments are their own parts).
 """
 
 from __future__ import annotations
@@ -33,6 +37,10 @@ EXPECTED_ERRORS = {
     "resume=true": "there is no interrupted run to resume",  # the run before it was not interrupted here
 }
 
+# Commands that start a part (a run of them, like the two `--queue` lines, starts one): the
+# pipeline's commands after the runs by hand, and each kind of experiment.
+PART_STARTS = ("dvc repro", "dvc exp run -S", "dvc exp run --queue")
+
 # What `dvc exp run` in the workspace may change (the README lists it).
 EXPERIMENT_CHANGES = ("dvc.lock", "metrics/", "plots/", "dvclive/", "study/", "reports/")
 
@@ -47,6 +55,20 @@ def readme_commands() -> list[str]:
             if command and not command.startswith("#"):
                 commands.append(" ".join(command.split()))
     return commands
+
+
+def readme_parts() -> list[list[str]]:
+    """The README's commands that this test runs, in order, cut before each run of PART_STARTS."""
+    parts, previous = [[]], ""
+    for command in readme_commands():
+        if any(skipped in command for skipped in NOT_RUN):
+            continue
+        start = next((prefix for prefix in PART_STARTS if command.startswith(prefix)), None)
+        if start and not previous.startswith(start):
+            parts.append([])
+        parts[-1].append(command)
+        previous = command
+    return parts
 
 
 def test_the_readme_shows_the_commands_this_test_knows():
@@ -75,21 +97,29 @@ def wait_for_the_queue(repo: Path) -> None:
     raise AssertionError("the queue did not finish")
 
 
+def test_the_parts_are_the_readme_commands_in_order():
+    parts = readme_parts()
+    assert [c for part in parts for c in part] == [c for c in readme_commands() if not any(s in c for s in NOT_RUN)]
+    assert len(parts) == 4 and all(parts)  # by hand, the pipeline, an experiment in the workspace, queued ones
+    assert parts[0][0] == "python src/train.py" and parts[1][0] == "dvc repro"
+    assert [part[0].split(" -S")[0] for part in parts[2:]] == ["dvc exp run", "dvc exp run --queue"]
+
+
 @pytest.mark.slow
-def test_every_readme_command_leaves_the_repository_as_the_readme_says(reproduced: Path):
-    git(reproduced, "commit", "--allow-empty", "-qm", "a second commit, for the README's `dvc plots diff HEAD~1`")
-    assert status(reproduced)[0] == [], "the copy must start clean"
-    clean = status(reproduced)
+@pytest.mark.parametrize("part", range(len(readme_parts())), ids=lambda n: f"part{n + 1}")
+def test_every_readme_command_leaves_the_repository_as_the_readme_says(reproduced_copy: Path, part: int):
+    repo = reproduced_copy
+    git(repo, "commit", "--allow-empty", "-qm", "a second commit, for the README's `dvc plots diff HEAD~1`")
+    assert status(repo)[0] == [], "the copy must start clean"
+    clean = status(repo)
     try:
-        run_in_order(reproduced, clean)
+        run_in_order(repo, readme_parts()[part], clean)
     finally:
-        run(reproduced, "dvc", "queue", "stop", check=False)  # a failed command must not leave workers running
+        run(repo, "dvc", "queue", "stop", check=False)  # a failed command must not leave workers running
 
 
-def run_in_order(reproduced: Path, clean: tuple) -> None:
-    for command in readme_commands():
-        if any(skipped in command for skipped in NOT_RUN):
-            continue
+def run_in_order(reproduced: Path, commands: list[str], clean: tuple) -> None:
+    for command in commands:
         daemons = command.startswith("dvc queue start")  # its workers outlive it
         out = run(reproduced, "bash", "-c", command, check=False, capture=not daemons)
         expected_error = next((e for pattern, e in EXPECTED_ERRORS.items() if pattern in command), None)
