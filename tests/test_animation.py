@@ -168,6 +168,35 @@ def test_key_frames_are_the_start_the_plateau_the_escape_and_the_solved_net(less
     assert [sorted(side) for side in told["output_sides"]] == classes  # one line separates them in hidden space
 
 
+def test_blitted_frames_are_pixel_for_pixel_full_draws(lesson_run, make_cfg, tmp_path, monkeypatch):
+    """FrameRenderer repaints only what changes; every frame must still be what a full draw of the
+    figure gives. A perceptron (its hidden panel has no axes) stacked on mlp2: every kind of panel."""
+    import numpy as np
+
+    from gatelab import animation
+    from gatelab.training import train
+
+    differing = []
+
+    class CheckedRenderer(animation.FrameRenderer):
+        def render(self):
+            blitted = super().render()
+            changing = animation.changing_artists(self.fig)
+            for artist in changing:
+                artist.set_animated(False)
+            self.canvas.draw()  # a full draw, everything included
+            full = Image.frombuffer("RGBA", self.canvas.get_width_height(), self.canvas.buffer_rgba()).convert("RGB")
+            for artist in changing:
+                artist.set_animated(True)
+            differing.append(int((np.asarray(blitted) != np.asarray(full)).any(axis=2).sum()))
+            return blitted
+
+    monkeypatch.setattr(animation, "FrameRenderer", CheckedRenderer)
+    perceptron = snapshots_of(train(make_cfg("model=perceptron", "trainer.max_steps=200")), tmp_path)
+    animation.animate([load_recording(perceptron), load_recording(lesson_run)], tmp_path / "both.gif", frames_per_run=12)
+    assert len(differing) >= 6 and differing == [0] * len(differing), differing
+
+
 # --- src/animate.py -------------------------------------------------------------------------------
 
 
