@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gatelab  # noqa: F401  first: pins the CPU kernels before any test runs torch (gatelab/kernels.py)
 
+import atexit
 import itertools
 import os
 import shutil
@@ -78,7 +79,8 @@ def make_cfg(tmp_path: Path, data_dir: Path):
     return _make
 
 
-TEST_OUTPUTS = Path(tempfile.mkdtemp(prefix="gatelab-test-outputs-"))
+TEST_OUTPUTS = Path(tempfile.mkdtemp(prefix="gatelab-test-outputs-"))  # one per worker process
+atexit.register(shutil.rmtree, TEST_OUTPUTS, ignore_errors=True)
 
 # A run by hand writes into its own folder under runs/ (conf/paths/run.yaml), and its resume
 # checkpoints into checkpoints/; in tests those are temporary folders, unless the test chooses them.
@@ -88,6 +90,8 @@ DEFAULT_OUTPUTS = {
     "src/train.py": ("hydra.run.dir=", "hydra.sweep.dir=", "paths.checkpoints_dir="),
     "src/study.py": ("hydra.run.dir=", "hydra.sweep.dir="),
     "src/evaluate.py": ("--out-dir",),
+    "src/animate.py": ("--out-dir",),
+    "src/generate.py": ("--out",),
 }
 
 
@@ -114,10 +118,11 @@ def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None, timeout: int 
 def without_lightning(tmp_path_factory) -> dict:
     """``run_cli``'s ``env`` for an entry point that promises not to import Lightning (animate,
     evaluate, landscape, merge_shards: it would add seconds to their start): `import lightning`
-    fails there."""
+    fails there, as do its other two names."""
     blocker = tmp_path_factory.mktemp("without_lightning")
-    (blocker / "lightning").mkdir()
-    (blocker / "lightning/__init__.py").write_text('raise ImportError("this entry point must not import Lightning")\n')
+    for package in ("lightning", "pytorch_lightning", "lightning_fabric"):
+        (blocker / package).mkdir()
+        (blocker / package / "__init__.py").write_text('raise ImportError("this entry point must not import Lightning")\n')
     return {"PYTHONPATH": os.pathsep.join(filter(None, [str(blocker), os.environ.get("PYTHONPATH")]))}
 
 
@@ -196,16 +201,21 @@ def reproduced(tmp_path_factory) -> Path:
     base = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         base = base.parent  # this run's folder, shared by its workers (each has a popen-gw<n> in it)
-    repo = base / "reproduced" / "repo"
+    repo, done, failed = base / "reproduced" / "repo", base / "reproduced.done", base / "reproduced.failed"
     with FileLock(str(base / "reproduced.lock")):
-        if not (base / "reproduced.done").exists():
-            shutil.rmtree(repo.parent, ignore_errors=True)  # what a failed attempt left
-            make_clone(repo)
-            for generated in ("metrics", "reports", "plots", "dvclive", "study", "dvc.lock"):
-                path = repo / generated
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
-            run(repo, "dvc", "repro")
-            (base / "reproduced.done").touch()
+        if failed.exists():  # one worker's failure is every worker's: not a cold pipeline per worker
+            pytest.fail(f"the cold `dvc repro` failed (in another worker):\n{failed.read_text()}")
+        if not done.exists():
+            try:
+                make_clone(repo)
+                for generated in ("metrics", "reports", "plots", "dvclive", "study", "dvc.lock"):
+                    path = repo / generated
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
+                run(repo, "dvc", "repro")
+            except BaseException as err:
+                failed.write_text(str(err)[-6000:] or repr(err))
+                raise
+            done.touch()
     return repo
 
 
