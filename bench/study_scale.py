@@ -26,16 +26,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGET = 10001  # the lab's steps
+MODEL_STEPS_PER_BATCH = 50  # the first batch holds the compile; steps are timed after it
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--accelerator", default="cpu")
+    parser.add_argument("--accelerator", default="cpu", choices=["cpu", "gpu"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 10, 100, 1000, 10000, 100000])
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the config's torch_threads)")
     parser.add_argument("--no-compiled", action="store_true", help="time the uncompiled step only")
     args = parser.parse_args()
+    if args.steps <= MODEL_STEPS_PER_BATCH:
+        parser.error(f"--steps must be more than one batch ({MODEL_STEPS_PER_BATCH} steps) to time a step, got {args.steps}")
+    if min(args.seeds) < 1 or args.threads < 1:
+        parser.error("--seeds and --threads must be positive")
     sys.path.insert(0, str(ROOT / "src"))
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="study_scale_inductor_")  # cold compiles
 
@@ -57,19 +62,17 @@ def main() -> None:
         """When the first batch (the compile, for a compiled step) ended, and when training did."""
 
         def on_train_batch_end(self, trainer, *_) -> None:
-            if trainer.global_step == model_steps_per_batch:
+            if trainer.global_step == MODEL_STEPS_PER_BATCH:
                 self.first_batch_end = time.perf_counter()
 
         def on_train_end(self, *_) -> None:
             self.end = time.perf_counter()
 
-    model_steps_per_batch = 50
-
     def fit(seeds: int, steps: int, compiled: bool) -> tuple[float, float]:
         """Seconds per step after the first batch, and the first batch's extra time (the compile)."""
         model = SeedStudy(
             [2], "sigmoid", range(seeds), optimizer=lambda p: torch.optim.SGD(p, lr=1.0), threshold=0.0,
-            steps_per_batch=model_steps_per_batch, compiled=compiled,
+            steps_per_batch=MODEL_STEPS_PER_BATCH, compiled=compiled,
         )  # fmt: skip
         clock = Clock()
         trainer = L.Trainer(
@@ -78,8 +81,8 @@ def main() -> None:
         )  # fmt: skip
         start = time.perf_counter()
         trainer.fit(model, DataLoader(RepeatedFullBatch(x, y, 2), batch_size=None))
-        per_step = (clock.end - clock.first_batch_end) / (steps - model_steps_per_batch)
-        return per_step, max(clock.first_batch_end - start - model_steps_per_batch * per_step, 0.0)
+        per_step = (clock.end - clock.first_batch_end) / (steps - MODEL_STEPS_PER_BATCH)
+        return per_step, max(clock.first_batch_end - start - MODEL_STEPS_PER_BATCH * per_step, 0.0)
 
     train_plain(x, y, [2], steps=200)
     start = time.perf_counter()
