@@ -13,6 +13,9 @@ largest in brackets, and each target's ratio (of the medians):
   P2  time per optimizer step, mlp2 on XOR, in one process: gatelab's Lightning training (callbacks,
       logging and resume checkpoints active; early stopping kept from ending the run) vs the
       plain loop                                                        goal: <= 1.3x
+  P2 parts (--only p2-parts, not in the default set): P2 again with the snapshots, the resume
+      checkpoints, the logger, or every callback and the logger taken away, one at a time: what
+      each costs per step, in microseconds over the plain loop
   P3  a no-op `dvc repro` (goal <= 3 s) and `python src/train.py --help` (goal <= 2 s)
   S1  the seed study: 1000 seeds of mlp2 on XOR for 10001 steps, trained at once (src/study.py's
       run_study, in Lightning) vs ONE seed's plain loop for 10001 steps, same process   goal: <= 2.5x
@@ -101,7 +104,20 @@ def p1_limit(repeats: int) -> list[float]:
     return [seconds([sys.executable, "-c", LIMIT, json.dumps(runs)]) for _ in range(repeats)]
 
 
-def p2(repeats: int, accelerator: str = "cpu", extra: Sequence[str] = ()) -> dict:
+# P2's parts (--only p2-parts): the same measurement with one piece taken away at a time, so that
+# the difference to "everything" is that piece's cost per step.
+P2_PARTS = {
+    "everything (P2)": [],
+    "without snapshots": ["~callbacks.snapshots"],
+    "without resume checkpoints": ["~callbacks.resume_checkpoint"],
+    "without the logger (dvclive)": ["logger=none"],
+    "without any callback or logger": ["callbacks=none", "logger=none"],
+}
+
+
+def p2(repeats: int, accelerator: str = "cpu", extra: Sequence[str] = (), variants: dict | None = None) -> dict:
+    """Seconds per step of the plain loop ("plain") and of each variant of gatelab's training (by
+    default only "everything"), interleaved, so that all see the same machine."""
     import torch
     from hydra import compose, initialize_config_dir
     from hydra.core.hydra_config import HydraConfig
@@ -111,29 +127,33 @@ def p2(repeats: int, accelerator: str = "cpu", extra: Sequence[str] = ()) -> dic
     from gatelab.training import train
 
     torch.set_num_threads(1)  # gatelab's default (torch_threads=1): only the training loop differs
+    variants = variants or {"everything (P2)": []}
     x, y = truth_table("xor")
-    plain, ours = [], []
+    times: dict[str, list[float]] = {"plain": [], **{name: [] for name in variants}}
     with tempfile.TemporaryDirectory() as tmp:
         write_gate_csv("xor", f"{tmp}/data/xor.csv")
-        overrides = [
+        common = [
             f"paths.data_dir={tmp}/data", f"paths.models_dir={tmp}/models", f"paths.checkpoints_dir={tmp}/ckpt",
             f"paths.dvclive_dir={tmp}/dvclive", f"paths.out_dir={tmp}",
-            "solved_below=1e-9", "callbacks.early_stopping.patience=100000",
-            "trainer.enable_progress_bar=false", f"trainer.accelerator={accelerator}", *extra,
+            "solved_below=1e-9", "trainer.enable_progress_bar=false", f"trainer.accelerator={accelerator}", *extra,
         ]  # fmt: skip  (the full 10001 steps, every callback still running)
-        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-            cfg = compose("config", overrides=overrides, return_hydra_config=True)
-        HydraConfig.instance().set_config(cfg)
+        configs = {}
+        for name, overrides in variants.items():
+            full_budget = [] if "callbacks=none" in overrides else ["callbacks.early_stopping.patience=100000"]
+            with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+                configs[name] = compose("config", overrides=[*common, *full_budget, *overrides], return_hydra_config=True)
+        HydraConfig.instance().set_config(configs[next(iter(variants))])
         device = "cuda" if accelerator == "gpu" else "cpu"
-        train_plain(x, y, [2], steps=200, device=device), train(cfg)  # warm-up: first calls pay one-off costs
+        train_plain(x, y, [2], steps=200, device=device), train(configs[next(iter(variants))])  # warm-up: first calls pay one-off costs
         for _ in range(repeats):
             start = time.perf_counter()
             train_plain(x, y, [2], steps=10001, device=device)
-            plain.append((time.perf_counter() - start) / 10001)
-            start = time.perf_counter()
-            steps = train(cfg)["steps"]
-            ours.append((time.perf_counter() - start) / steps)
-    return {"plain": plain, "ours": ours}
+            times["plain"].append((time.perf_counter() - start) / 10001)
+            for name, cfg in configs.items():
+                start = time.perf_counter()
+                steps = train(cfg)["steps"]
+                times[name].append((time.perf_counter() - start) / steps)
+    return times
 
 
 def s1(repeats: int, accelerator: str = "cpu", extra: Sequence[str] = (), seeds: int = 1000) -> dict:
@@ -178,7 +198,7 @@ def p3_help(repeats: int) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--only", nargs="+", choices=["p1", "p2", "p3", "s1"], default=["p1", "p2", "p3", "s1"])
+    parser.add_argument("--only", nargs="+", choices=["p1", "p2", "p2-parts", "p3", "s1"], default=["p1", "p2", "p3", "s1"])
     parser.add_argument("--accelerator", default="cpu", choices=["cpu", "gpu"], help="P2 and S1: gatelab's side")
     parser.add_argument("--override", nargs="*", default=[], help="P2 and S1: more Hydra overrides (logger=csv ...)")
     args = parser.parse_args()
@@ -204,8 +224,14 @@ def main() -> None:
             rows.append(("P3", "no-op dvc repro", "", shown(r["noop"], "s", digits=2), "", "<= 3 s"))
     if "p2" in args.only:
         r = p2(args.repeats, args.accelerator, args.override)
+        ours = r["everything (P2)"]
         rows.append(("P2", "per optimizer step, mlp2 XOR", shown(r["plain"], "ms", 1e3, 3),
-                     shown(r["ours"], "ms", 1e3, 3), f"{med(r['ours']) / med(r['plain']):.2f}x", "<= 1.30x"))  # fmt: skip
+                     shown(ours, "ms", 1e3, 3), f"{med(ours) / med(r['plain']):.2f}x", "<= 1.30x"))  # fmt: skip
+    if "p2-parts" in args.only:
+        r = p2(args.repeats, args.accelerator, args.override, variants=P2_PARTS)
+        for name in P2_PARTS:  # the ratio column: microseconds per step over the plain loop
+            rows.append(("P2 parts", name, shown(r["plain"], "ms", 1e3, 3), shown(r[name], "ms", 1e3, 3),
+                         f"+{(med(r[name]) - med(r['plain'])) * 1e6:.1f} us", ""))  # fmt: skip
     if "s1" in args.only:
         r = s1(args.repeats, args.accelerator, args.override)
         rows.append(("S1", f"1000 seeds at once vs 1 seed, mlp2 XOR, 10001 steps ({r['solved']} solve it)",
