@@ -14,7 +14,7 @@ largest in brackets, and each target's ratio (of the medians):
       logging and resume checkpoints active; early stopping kept from ending the run) vs the
       plain loop                                                        goal: <= 1.3x
   P2 parts (--only p2-parts, not in the default set): P2 again with the snapshots, the resume
-      checkpoints, the logger, or every callback and the logger taken away, one at a time: what
+      checkpoints, early stopping, the logger, or every callback and the logger taken away, one at a time: what
       each costs per step, in microseconds over the plain loop
   P3  a no-op `dvc repro` (goal <= 3 s) and `python src/train.py --help` (goal <= 2 s)
   S1  the seed study: 1000 seeds of mlp2 on XOR for 10001 steps, trained at once (src/study.py's
@@ -110,6 +110,7 @@ P2_PARTS = {
     "everything (P2)": [],
     "without snapshots": ["~callbacks.snapshots"],
     "without resume checkpoints": ["~callbacks.resume_checkpoint"],
+    "without early stopping": ["~callbacks.early_stopping"],
     "without the logger (dvclive)": ["logger=none"],
     "without any callback or logger": ["callbacks=none", "logger=none"],
 }
@@ -139,7 +140,8 @@ def p2(repeats: int, accelerator: str = "cpu", extra: Sequence[str] = (), varian
         ]  # fmt: skip  (the full 10001 steps, every callback still running)
         configs = {}
         for name, overrides in variants.items():
-            full_budget = [] if "callbacks=none" in overrides else ["callbacks.early_stopping.patience=100000"]
+            stops_early = not {"callbacks=none", "~callbacks.early_stopping"} & set(overrides)
+            full_budget = ["callbacks.early_stopping.patience=100000"] if stops_early else []
             with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
                 configs[name] = compose("config", overrides=[*common, *full_budget, *overrides], return_hydra_config=True)
         HydraConfig.instance().set_config(configs[next(iter(variants))])
