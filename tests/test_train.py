@@ -319,3 +319,22 @@ def test_early_stopping_watches_the_set_that_judges_the_run(make_cfg, data, moni
     stopping.setup(SimpleNamespace(datamodule=instantiate(cfg.data)), None, "fit")
     assert stopping.monitor == monitor
     assert stopping.stopping_threshold == solved_threshold(cfg.solved_below, rows)
+
+
+@pytest.mark.parametrize("gpu", ["CUDAAccelerator", "MPSAccelerator"])  # an NVIDIA card; Apple silicon
+def test_a_cpu_run_on_a_machine_with_a_gpu_is_not_told_to_use_it(monkeypatch, gpu):
+    """gatelab trains on the CPU by choice (faster for a 4-row batch, and bit-reproducible), so
+    Lightning's hint that a GPU is available but not used would only mislead: the run is quiet."""
+    import warnings
+
+    import lightning as L
+    from lightning.pytorch import accelerators
+
+    from gatelab.training import quiet_lightning
+
+    monkeypatch.setattr(getattr(accelerators, gpu), "is_available", staticmethod(lambda: True))
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        quiet_lightning()
+        L.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    assert [str(w.message) for w in shown] == []
