@@ -16,7 +16,6 @@ per seed-step. One seed of the plain PyTorch loop is printed first, as the yards
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 import tempfile
@@ -51,10 +50,11 @@ def main() -> None:
     from gatelab.batched import SeedStudy
     from gatelab.data import RepeatedFullBatch
     from gatelab.gates import truth_table
+    from gatelab.training import quiet_lightning
     from gatelab.reference import train_plain
 
     warnings.filterwarnings("ignore")
-    logging.getLogger("lightning").setLevel(logging.ERROR)
+    quiet_lightning()  # Lightning's notes on the devices and logging, per fit
     torch.set_num_threads(args.threads)
     x, y = truth_table("xor")
 
