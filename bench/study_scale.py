@@ -50,8 +50,8 @@ def main() -> None:
     from gatelab.batched import SeedStudy
     from gatelab.data import RepeatedFullBatch
     from gatelab.gates import truth_table
-    from gatelab.training import quiet_lightning
     from gatelab.reference import train_plain
+    from gatelab.training import quiet_lightning
 
     warnings.filterwarnings("ignore")
     quiet_lightning()  # Lightning's notes on the devices and logging, per fit
