@@ -140,7 +140,7 @@ def p2(repeats: int, accelerator: str = "cpu", extra: Sequence[str] = (), varian
         ]  # fmt: skip  (the full 10001 steps, every callback still running)
         configs = {}
         for name, overrides in variants.items():
-            stops_early = not {"callbacks=none", "~callbacks.early_stopping"} & set(overrides)
+            stops_early = not {"callbacks=none", "~callbacks.early_stopping"} & {*extra, *overrides}
             full_budget = ["callbacks.early_stopping.patience=100000"] if stops_early else []
             with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
                 configs[name] = compose("config", overrides=[*common, *full_budget, *overrides], return_hydra_config=True)
@@ -233,7 +233,7 @@ def main() -> None:
         r = p2(args.repeats, args.accelerator, args.override, variants=P2_PARTS)
         for name in P2_PARTS:  # the ratio column: microseconds per step over the plain loop
             rows.append(("P2 parts", name, shown(r["plain"], "ms", 1e3, 3), shown(r[name], "ms", 1e3, 3),
-                         f"+{(med(r[name]) - med(r['plain'])) * 1e6:.1f} us", ""))  # fmt: skip
+                         f"{(med(r[name]) - med(r['plain'])) * 1e6:+.1f} us", ""))  # fmt: skip
     if "s1" in args.only:
         r = s1(args.repeats, args.accelerator, args.override)
         rows.append(("S1", f"1000 seeds at once vs 1 seed, mlp2 XOR, 10001 steps ({r['solved']} solve it)",

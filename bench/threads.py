@@ -85,7 +85,7 @@ def main() -> None:
                     continue
                 moved = (run["weights"] != base["weights"]).any(dim=1).nonzero().flatten().tolist()
                 steps_moved = int((run["first_correct"] != base["first_correct"]).sum())
-                where = ", ".join(map(str, moved[:5])) + (", ..." if len(moved) > 5 else "")
+                where = ", ".join(map(str, moved[:4])) + (f", ... {moved[-1]}" if len(moved) > 4 else "")
                 print(f"{seeds:>7} {threads:>7} | {len(moved):>25}  {where or '-':<28} | {steps_moved:>25}", flush=True)
 
 
