@@ -3,7 +3,7 @@ and without it, side by side in one process, alternating, median of --repeats.
 
     python bench/snapshots.py
 
-Each figure is the time of ``gatelab.training.train`` (build, fit, save the checkpoint and the
+Each figure is the time of ``gatelab.recipes.training.train`` (build, fit, save the checkpoint and the
 snapshots file): a run's whole time but for the process start and imports, which snapshots do
 not touch. The issue's budget: at most 5 % of a run's time.
 """
@@ -32,12 +32,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    import gatelab  # noqa: F401  (pins the CPU kernels before torch computes anything)
     from hydra import compose, initialize_config_dir
     from hydra.core.hydra_config import HydraConfig
 
-    from gatelab.gates import write_gate_csv
-    from gatelab.training import train
+    import gatelab  # noqa: F401  (pins the CPU kernels before torch computes anything)
+    from gatelab.core.gates import write_gate_csv
+    from gatelab.recipes.training import train
 
     with tempfile.TemporaryDirectory() as tmp, initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         write_gate_csv("xor", Path(tmp) / "data/xor.csv")

@@ -90,8 +90,8 @@ LIMIT = """
 import json, sys
 sys.path.insert(0, "src")
 import torch
-from gatelab.gates import truth_table
-from gatelab.reference import train_plain
+from gatelab.core.gates import truth_table
+from gatelab.core.reference import train_plain
 torch.set_num_threads(1)
 HIDDEN = {"perceptron": [], "mlp2": [2], "mlp4": [10, 10, 10], "manual": [2]}
 for model, gate, steps in json.loads(sys.argv[1]):
@@ -123,9 +123,9 @@ def p2(repeats: int, accelerator: str = "cpu", extra: Sequence[str] = (), varian
     from hydra import compose, initialize_config_dir
     from hydra.core.hydra_config import HydraConfig
 
-    from gatelab.gates import truth_table, write_gate_csv
-    from gatelab.reference import train_plain
-    from gatelab.training import train
+    from gatelab.core.gates import truth_table, write_gate_csv
+    from gatelab.core.reference import train_plain
+    from gatelab.recipes.training import train
 
     torch.set_num_threads(1)  # gatelab's default (torch_threads=1): only the training loop differs
     variants = variants or {"everything (P2)": []}
@@ -134,9 +134,15 @@ def p2(repeats: int, accelerator: str = "cpu", extra: Sequence[str] = (), varian
     with tempfile.TemporaryDirectory() as tmp:
         write_gate_csv("xor", f"{tmp}/data/xor.csv")
         common = [
-            f"paths.data_dir={tmp}/data", f"paths.models_dir={tmp}/models", f"paths.checkpoints_dir={tmp}/ckpt",
-            f"paths.dvclive_dir={tmp}/dvclive", f"paths.out_dir={tmp}",
-            "solved_below=1e-9", "trainer.enable_progress_bar=false", f"trainer.accelerator={accelerator}", *extra,
+            f"paths.data_dir={tmp}/data",
+            f"paths.models_dir={tmp}/models",
+            f"paths.checkpoints_dir={tmp}/ckpt",
+            f"paths.dvclive_dir={tmp}/dvclive",
+            f"paths.out_dir={tmp}",
+            "solved_below=1e-9",
+            "trainer.enable_progress_bar=false",
+            f"trainer.accelerator={accelerator}",
+            *extra,
         ]  # fmt: skip  (the full 10001 steps, every callback still running)
         configs = {}
         for name, overrides in variants.items():
@@ -163,9 +169,9 @@ def s1(repeats: int, accelerator: str = "cpu", extra: Sequence[str] = (), seeds:
     from hydra import compose, initialize_config_dir
     from hydra.core.hydra_config import HydraConfig
 
-    from gatelab.gates import truth_table, write_gate_csv
-    from gatelab.reference import train_plain
-    from gatelab.study import run_study
+    from gatelab.core.gates import truth_table, write_gate_csv
+    from gatelab.core.reference import train_plain
+    from gatelab.recipes.study import run_study
 
     torch.set_num_threads(1)
     x, y = truth_table("xor")

@@ -1,5 +1,5 @@
 """How the seed study's time per step grows with the number of seeds S (mlp2 on XOR, autograd), with
-and without the compiled step (study.compile; gatelab.batched), and where compiling starts to pay.
+and without the compiled step (study.compile; gatelab.recipes.batched), and where compiling starts to pay.
 
     python bench/study_scale.py                                          # CPU, S = 1 ... 100,000
     python bench/study_scale.py --seeds 100000 --threads 2               # torch_threads=2
@@ -47,11 +47,11 @@ def main() -> None:
     import torch
     from torch.utils.data import DataLoader
 
-    from gatelab.batched import SeedStudy
+    from gatelab.core.gates import truth_table
+    from gatelab.core.reference import train_plain
     from gatelab.data import RepeatedFullBatch
-    from gatelab.gates import truth_table
-    from gatelab.reference import train_plain
-    from gatelab.training import quiet_lightning
+    from gatelab.infra.compat import quiet_lightning
+    from gatelab.recipes.batched import SeedStudy
 
     warnings.filterwarnings("ignore")
     quiet_lightning()  # Lightning's notes on the devices and logging, per fit

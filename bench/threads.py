@@ -3,7 +3,7 @@
     python bench/threads.py                                        # S = 10000 and 12345, 1/2/3/16 threads
     python bench/threads.py --seeds 100000 --threads 1 2 --steps 1000 --compiled
 
-For each number of seeds S, trains mlp2 on XOR (the study's own model, gatelab.batched.SeedStudy,
+For each number of seeds S, trains mlp2 on XOR (the study's own model, gatelab.recipes.batched.SeedStudy,
 in Lightning) for --steps steps once per thread count, each in a fresh process (a compiled step
 is built for the thread count it runs with), and compares each run with the 1-thread run: how many
 copies end with other weights, bit for bit, and at which copy indices; how many first answer every
@@ -31,10 +31,10 @@ def train(seeds: int, steps: int, threads: int, compiled: bool, out: str) -> Non
     import torch
     from torch.utils.data import DataLoader
 
-    from gatelab.batched import SeedStudy
+    from gatelab.core.gates import truth_table
     from gatelab.data import RepeatedFullBatch
-    from gatelab.gates import truth_table
-    from gatelab.training import quiet_lightning
+    from gatelab.infra.compat import quiet_lightning
+    from gatelab.recipes.batched import SeedStudy
 
     warnings.filterwarnings("ignore")
     quiet_lightning()  # Lightning's notes on the devices and logging, per fit

@@ -16,7 +16,9 @@ import argparse
 import time
 from pathlib import Path
 
-from gatelab.errors import GatelabError, exit_on_user_error
+from gatelab.config.layout import is_run_name
+from gatelab.infra.errors import GatelabError, exit_on_user_error
+from gatelab.infra.files import check_output_places, sole_writer, written_together
 
 
 def parse_args():
@@ -32,9 +34,7 @@ def parse_args():
 def snapshots_file(run: str, snapshots_dir: str) -> Path:
     if run.endswith(".pt"):
         return Path(run)
-    from gatelab.config import NAME
-
-    if run.count("/") != 1 or not all(NAME.fullmatch(part) and ".." not in part for part in run.split("/")):
+    if run.count("/") != 1 or not all(is_run_name(part) for part in run.split("/")):
         raise GatelabError(f"{run!r} is neither a snapshots file (.pt) nor <name>/<gate> (like mlp2/xor)")
     return Path(snapshots_dir) / f"{run}.pt"
 
@@ -57,8 +57,8 @@ def run_name(path: Path) -> str:
 def main() -> None:
     args = parse_args()
     with exit_on_user_error():
-        from gatelab.animation import animate, load_recording, picture_name, strip
-        from gatelab.files import check_output_places, sole_writer, written_together
+        # Here, not at the top: torch and matplotlib take seconds to import, and --help needs neither.
+        from gatelab.presentation.animation import animate, load_recording, picture_name, strip
 
         items = [item for arg in args.runs for item in arg.split(",") if item]
         jobs = [[snapshots_file(run, args.snapshots_dir) for run in item.split("+")] for item in items]

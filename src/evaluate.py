@@ -14,7 +14,8 @@ checkpoints; Lightning is not imported.
 import argparse
 import time
 
-from gatelab.errors import exit_on_user_error
+from gatelab.infra.errors import exit_on_user_error
+from gatelab.infra.files import atomic_write_text, check_output_places, read_json, sole_writer, write_json, written_together
 
 
 def parse_args():
@@ -57,8 +58,6 @@ def main() -> None:
     runs = [(model, gate) for model in args.models for gate in gates]
     runs += [("sixteen", code) for code in codes] + [(run, "xor") for run in deep_runs.values()]
     with exit_on_user_error():
-        from gatelab.files import check_output_places, sole_writer, written_together
-
         check_output_places([args.report], [args.metrics_dir, args.plots_dir])
         with sole_writer([args.report], "evaluation"), written_together():  # all of it appears at the end, or nothing
             summary = evaluate(args, gates, codes, deep_runs, runs)
@@ -67,11 +66,12 @@ def main() -> None:
 
 def evaluate(args, gates: list[str], codes: list[str], deep_runs: dict[str, str], runs: list[tuple[str, str]]) -> dict:
     """Score every run, draw the pictures and write the report; returns the grid's summary."""
-    from gatelab import plots, report
-    from gatelab.files import atomic_write_text
-    from gatelab.gates import read_gate_csv
-    from gatelab.metrics import evaluate_checkpoint, read_study, summarize, write_json
-    from gatelab.report import settings_of
+    # Here, not at the top: torch and matplotlib take seconds to import, and --help needs neither.
+    from gatelab.config.record import settings_of
+    from gatelab.core.gates import read_gate_csv
+    from gatelab.presentation import plots, report
+    from gatelab.presentation.animation import load_recording, picture_name, story
+    from gatelab.presentation.evaluation import evaluate_checkpoint, read_study, summarize
 
     tables = {gate: read_gate_csv(f"{args.data_dir}/{gate}.csv") for gate in {g for _, g in runs}}
     results, settings, cells = {}, {}, {}
@@ -100,8 +100,6 @@ def evaluate(args, gates: list[str], codes: list[str], deep_runs: dict[str, str]
     stacked = [item for item in animations if "+" in item]
     stories = {}
     if animations:
-        from gatelab.animation import load_recording, picture_name, story
-
         for name in {n for item in animations for n in item.split("+")}:
             stories[name] = story(load_recording(f"{args.snapshots_dir}/{name}.pt"))
     sections = [report.learning_section(singles[0], stories[singles[0]], singles[1:])] if singles else []
@@ -131,8 +129,6 @@ def evaluate(args, gates: list[str], codes: list[str], deep_runs: dict[str, str]
         if {"manual", "manual_lab"} <= set(study_models):
             sections.append(report.lab_rule_section(studies, gates))
     if args.landscape:
-        from gatelab.metrics import read_json
-
         sections.append(report.landscape_section(read_json(args.landscape), args.landscape))
     for item in stacked:
         names = item.split("+")

@@ -7,7 +7,7 @@ that data/ stays exactly what the pipeline made. Train on them with paths.data_d
 
 import argparse
 
-from gatelab.errors import exit_on_user_error
+from gatelab.infra.errors import exit_on_user_error
 
 DEFAULT = ["and", "or", "nand", "nor", "xor", "xnor", *(f"f{i:04b}" for i in range(16)), "parity3", "parity4"]
 
@@ -18,7 +18,7 @@ def main() -> None:
     parser.add_argument("gates", nargs="*", default=DEFAULT, help="names to write, e.g. xor f1011 parity5")
     args = parser.parse_args()
     with exit_on_user_error():
-        from gatelab.gates import check_gate, write_gate_csv
+        from gatelab.core.gates import check_gate, write_gate_csv  # (here: --help imports nothing more)
 
         for gate in args.gates:  # all names first: a typo writes nothing
             check_gate(gate)

@@ -12,7 +12,7 @@ and landscape.png in the one folder given) and prints the table. Lightning is no
 
 import argparse
 
-from gatelab.errors import GatelabError, exit_on_user_error
+from gatelab.infra.errors import GatelabError, exit_on_user_error
 
 
 def parse_args():
@@ -28,7 +28,8 @@ def main() -> None:
     with exit_on_user_error():
         from pathlib import Path
 
-        from gatelab.landscape import find_studies, table, write_landscape
+        # Here, not at the top: torch takes seconds to import, and --help does not need it.
+        from gatelab.presentation.landscape import find_studies, table, write_landscape
 
         find_studies(args.places)  # (missing places, or no studies in them: said first)
         if args.json is None or args.png is None:

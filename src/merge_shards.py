@@ -11,7 +11,7 @@ The default --out-dir is the one folder given. Lightning is not imported.
 
 import argparse
 
-from gatelab.errors import GatelabError, exit_on_user_error
+from gatelab.infra.errors import GatelabError, exit_on_user_error
 
 
 def parse_args():
@@ -26,8 +26,9 @@ def main() -> None:
     with exit_on_user_error():
         from pathlib import Path
 
-        from gatelab.shards import find_shards, merge_and_write
-        from gatelab.study import format_study
+        # Here, not at the top: torch takes seconds to import, and --help does not need it.
+        from gatelab.recipes.shards import find_shards, merge_and_write
+        from gatelab.recipes.summary import format_study
 
         find_shards(args.places)  # (missing places, or no shards in them: said first)
         if args.out_dir is None:

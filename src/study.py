@@ -10,14 +10,21 @@ import os
 import hydra
 from omegaconf import DictConfig
 
-from gatelab.errors import exit_on_user_error
+from gatelab.infra.errors import exit_on_user_error
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="study")
 def main(cfg: DictConfig) -> dict:
     with exit_on_user_error():
-        from gatelab.shards import format_shard
-        from gatelab.study import format_study, run_study  # imports Lightning: not paid by --help
+        # Imported here, not at the top: --help (which Hydra answers before this function) pays for
+        # neither torch nor Lightning, and every setting is checked before the recipe's ~9 s Lightning
+        # import, so that a mistake is refused at once.
+        from gatelab.config.checks import check_config
+
+        check_config(cfg, create_folders=False)
+        from gatelab.recipes.shards import format_shard
+        from gatelab.recipes.study import run_study
+        from gatelab.recipes.summary import format_study
 
         result = run_study(cfg)
     for study in result if isinstance(result, list) else [result]:  # (study.lrs: one per learning rate)

@@ -8,13 +8,19 @@ import os
 import hydra
 from omegaconf import DictConfig
 
-from gatelab.errors import exit_on_user_error
+from gatelab.infra.errors import exit_on_user_error
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> dict:
     with exit_on_user_error():
-        from gatelab.training import format_summary, train  # imports Lightning: not paid by --help
+        # Imported here, not at the top: --help (which Hydra answers before this function) pays for
+        # neither torch nor Lightning, and every setting is checked before the recipe's ~9 s Lightning
+        # import, so that a mistake is refused at once.
+        from gatelab.config.checks import check_config
+
+        check_config(cfg, create_folders=False)
+        from gatelab.recipes.training import format_summary, train
 
         result = train(cfg)
     if result is not None:  # one line per run, from rank 0 of a multi-process (DDP) run

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gatelab  # noqa: F401  first: pins the CPU kernels before any test runs torch (gatelab/kernels.py)
-
 import atexit
 import itertools
 import os
@@ -15,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+import gatelab  # noqa: F401  first: pins the CPU kernels before any test runs torch (gatelab/kernels.py)
+
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 
@@ -22,6 +22,15 @@ CONF = ROOT / "conf"
 def git_status(repo: Path) -> str | None:
     out = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True)
     return out.stdout if out.returncode == 0 else None  # None: not a git checkout
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The warnings gatelab silences in its commands (gatelab.infra.compat.QUIET_WARNINGS) are
+    silenced in the tests too: one list, not a copy in pyproject.toml."""
+    from gatelab.infra.compat import QUIET_WARNINGS
+
+    for message in QUIET_WARNINGS:
+        config.addinivalue_line("filterwarnings", f"ignore:{message}")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -47,7 +56,7 @@ def _the_suite_leaves_the_repository_as_it_found_it():
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
-    from gatelab.gates import FUNCTIONS, GATES, write_gate_csv
+    from gatelab.core.gates import FUNCTIONS, GATES, write_gate_csv
 
     for gate in [*GATES, *FUNCTIONS, "parity3", "parity4"]:
         write_gate_csv(gate, tmp_path / "data" / f"{gate}.csv")
@@ -109,9 +118,7 @@ def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None, timeout: int 
     process's environment; a value of None removes that variable."""
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     full_env = {name: value for name, value in full_env.items() if value is not None}
-    return subprocess.run(
-        [sys.executable, *cli_args(args)], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
-    )
+    return subprocess.run([sys.executable, *cli_args(args)], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""The anatomy of a failed seed (gatelab.anatomy), on hand-built 2-2-1 nets whose merged corners
+"""The anatomy of a failed seed (gatelab.core.anatomy), on hand-built 2-2-1 nets whose merged corners
 are known by construction."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import math
 import pytest
 import torch
 
-from gatelab.anatomy import classify_failures, describe, merged_groups
-from gatelab.backprop import ACTIVATION_AND_DERIVATIVE, bce, forward_with_cache
-from gatelab.gates import truth_table
+from gatelab.core.anatomy import classify_failures, describe, merged_groups
+from gatelab.core.chain_rule import ACTIVATION_AND_DERIVATIVE, bce, forward_with_cache
+from gatelab.core.gates import truth_table
 
 SIGMOID = ACTIVATION_AND_DERIVATIVE["sigmoid"]
 
@@ -54,7 +54,7 @@ def stacked(kinds):
 @pytest.mark.parametrize("kind", list(NETS))
 def test_each_hand_built_failure_is_named_by_the_corners_it_merged(kind):
     x, y, hidden, outputs, loss = stacked([kind])
-    kinds, counts = classify_failures(hidden, outputs, x, y, loss, torch.tensor([True]))
+    kinds, _ = classify_failures(hidden, outputs, x, y, loss, torch.tensor([True]))
     assert kinds == [kind]
 
 

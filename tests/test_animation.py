@@ -1,5 +1,5 @@
 """Watching a run learn: the snapshots a run records (gatelab.snapshots), where the hidden layer puts
-the corners (gatelab.hidden_space), the frames and pictures made of them (gatelab.animation,
+the corners (gatelab.core.hidden_space), the frames and pictures made of them (gatelab.presentation.animation,
 src/animate.py), and the step-counting progress bar (gatelab.progress)."""
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import yaml
 from PIL import Image
 
 from conftest import ROOT, run_cli
-from gatelab.animation import FRAMES, frames_along_the_curve, key_frames, load_recording, story
-from gatelab.gates import truth_table, write_gate_csv
-from gatelab.hidden_space import hidden_view, last_hidden
-from gatelab.network import build_mlp, linear_layers
-from gatelab.reference import train_plain
+from gatelab.core.gates import truth_table, write_gate_csv
+from gatelab.core.hidden_space import hidden_view, last_hidden
+from gatelab.core.network import build_mlp, linear_layers
+from gatelab.core.reference import train_plain
+from gatelab.presentation.animation import FRAMES, frames_along_the_curve, key_frames, load_recording, story
 
 LN2 = math.log(2)
 GIF_LIMIT = 1_500_000  # bytes: the issue's budget per committed GIF
@@ -32,7 +32,7 @@ def snapshots_of(result: dict, tmp_path: Path) -> Path:
 
 
 def test_snapshots_follow_their_schedule_and_hold_the_net_of_each_step(make_cfg, tmp_path):
-    from gatelab.training import train
+    from gatelab.recipes.training import train
 
     # 95 steps: batches of 50 and 45 steps, so the schedule crosses a batch and ends off it.
     result = train(make_cfg("trainer.max_steps=95", "callbacks.early_stopping=null", "callbacks.snapshots.every=10"))
@@ -49,7 +49,7 @@ def test_snapshots_follow_their_schedule_and_hold_the_net_of_each_step(make_cfg,
 
 
 def test_snapshots_leave_the_run_unchanged(make_cfg, tmp_path):
-    from gatelab.training import train
+    from gatelab.recipes.training import train
 
     watched = train(make_cfg("trainer.max_steps=400", "callbacks.snapshots.every=1"))
     watched_weights = torch.load(watched["checkpoint"], weights_only=True)["state_dict"]
@@ -63,7 +63,7 @@ def test_snapshots_leave_the_run_unchanged(make_cfg, tmp_path):
 
 
 def test_the_same_run_writes_the_same_snapshots_file_byte_for_byte(make_cfg, tmp_path):
-    from gatelab.training import train
+    from gatelab.recipes.training import train
 
     files = []
     for _ in range(2):
@@ -173,8 +173,8 @@ def test_blitted_frames_are_pixel_for_pixel_full_draws(lesson_run, make_cfg, tmp
     figure gives. A perceptron (its hidden panel has no axes) stacked on mlp2: every kind of panel."""
     import numpy as np
 
-    from gatelab import animation
-    from gatelab.training import train
+    from gatelab.presentation import animation
+    from gatelab.recipes.training import train
 
     differing = []
 

@@ -5,11 +5,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gatelab.backprop import ManualBackpropMLP, bce
-from gatelab.gates import truth_table, write_gate_csv
+from gatelab.backprop import ManualBackpropMLP
+from gatelab.core.chain_rule import bce
+from gatelab.core.gates import truth_table, write_gate_csv
+from gatelab.core.network import linear_layers
 from gatelab.data import GateDataModule
 from gatelab.models import GateMLP
-from gatelab.network import linear_layers
 
 ARCHITECTURES = [([], "sigmoid"), ([2], "sigmoid"), ([10, 10, 10], "sigmoid"), ([5, 3], "tanh"), ([6, 4], "relu")]
 
@@ -102,7 +103,7 @@ def test_manual_training_uses_neither_autograd_nor_torch_optim(tmp_path, monkeyp
 def test_the_notes_rule_is_sgd_with_n_times_the_rate_on_weights_and_the_rate_on_biases(hidden, activation, gate):
     """model=manual_lab, without its 1e-7, in float64: one step of the notes' rule equals one step of
     autograd SGD on the mean BCE with learning rate 4·lr for the weights and lr for the biases."""
-    from gatelab.backprop import chain_rule, forward_with_cache
+    from gatelab.core.chain_rule import chain_rule, forward_with_cache
 
     lr, rows = 0.7, 4
     lab = ManualBackpropMLP(hidden, activation, lr=lr, rule="lab").double()
@@ -138,8 +139,8 @@ def test_the_notes_rule_is_sgd_with_n_times_the_rate_on_weights_and_the_rate_on_
 
 
 def test_manual_lab_trains_with_the_notes_rule_and_records_it(make_cfg):
-    from gatelab.metrics import load_network
-    from gatelab.training import train
+    from gatelab.presentation.evaluation import load_network
+    from gatelab.recipes.training import train
 
     lab = train(make_cfg("model=manual_lab", "data=xor", "callbacks=none", "trainer.max_steps=300"))
     exact = train(make_cfg("model=manual", "data=xor", "callbacks=none", "trainer.max_steps=300"))

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from gatelab.errors import GatelabError
-from gatelab.gates import FUNCTIONS, GATES, jittered_splits, read_gate_csv, truth_table, write_gate_csv
+from gatelab.core.gates import FUNCTIONS, GATES, jittered_splits, read_gate_csv, truth_table, write_gate_csv
+from gatelab.infra.errors import GatelabError
 
 
 def test_truth_tables_compute_their_gates():

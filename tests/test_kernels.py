@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_cli
-from gatelab import kernels
+from gatelab.infra import kernels
 
 AVX2_FLAGS = {"sse2", "avx", "avx2", "fma"}
 
@@ -127,8 +127,8 @@ def test_other_kernels_keep_every_verdict_and_move_step_counts_within_the_stated
     out = run_cli("src/train.py", "--multirun", "model=mlp4", "data=xor,xnor", "trainer.enable_progress_bar=false",
                   f"paths.data_dir={data_dir}", f"hydra.sweep.dir={tmp_path}/train", "hydra.sweep.subdir=.", env=other)  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
-    from gatelab.gates import truth_table
-    from gatelab.metrics import evaluate_checkpoint
+    from gatelab.core.gates import truth_table
+    from gatelab.presentation.evaluation import evaluate_checkpoint
 
     for gate in ("xor", "xnor"):
         mine, _, _ = evaluate_checkpoint(tmp_path / "train/models/mlp4" / f"{gate}.ckpt", *truth_table(gate), "mlp4", gate)

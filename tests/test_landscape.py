@@ -14,7 +14,7 @@ from conftest import run_cli
 
 
 def run_study(make_cfg, *overrides: str):
-    from gatelab.study import run_study as run
+    from gatelab.recipes.study import run_study as run
 
     return run(make_cfg(*overrides, config="study"))
 
@@ -48,7 +48,8 @@ def test_the_2_2_1_cell_at_lr_1_is_the_mlp2_study(make_cfg):
 
 
 def test_the_landscape_config_names_each_net_and_rate(make_cfg):
-    from gatelab.config import output_files, study_cells
+    from gatelab.config.layout import output_files
+    from gatelab.config.planning import study_cells
 
     cfg = make_cfg("+landscape=xor", "model.hidden=[3,3]", config="study")
     assert cfg.name == "2-3-3-1" and cfg.data.gate == "xor" and cfg.model.activation == "sigmoid"
@@ -74,16 +75,16 @@ def test_the_landscape_config_names_each_net_and_rate(make_cfg):
     ],
 )
 def test_bad_learning_rate_lists_are_one_line(make_cfg, lrs, fragment):
-    from gatelab.config import check_config
-    from gatelab.errors import GatelabError
+    from gatelab.config.checks import check_config
+    from gatelab.infra.errors import GatelabError
 
     with pytest.raises(GatelabError, match=fragment.replace(".", r"\.")):
         check_config(make_cfg("model=mlp2", f"study.lrs={lrs}", config="study"))
 
 
 def test_hand_written_backprop_takes_one_learning_rate(make_cfg):
-    from gatelab.config import check_config
-    from gatelab.errors import GatelabError
+    from gatelab.config.checks import check_config
+    from gatelab.infra.errors import GatelabError
 
     with pytest.raises(GatelabError, match="takes one: set optimizer.lr, or sweep it"):
         check_config(make_cfg("model=manual", "study.lrs=[1,3]", config="study"))
@@ -99,8 +100,8 @@ def small_landscape(make_cfg, tmp_path) -> Path:
 
 
 def test_the_studies_gather_into_one_grid(small_landscape, tmp_path):
-    from gatelab.landscape import table, write_landscape
-    from gatelab.metrics import read_json
+    from gatelab.infra.files import read_json
+    from gatelab.presentation.landscape import table, write_landscape
 
     landscape = write_landscape([small_landscape], tmp_path / "out/landscape.json", tmp_path / "out/landscape.png")
     cells = {(c["architecture"], c["lr"]): c for c in landscape["cells"]}
@@ -179,7 +180,7 @@ def test_the_landscape_on_slurm_is_one_job_per_net_and_shard():
     from hydra import compose, initialize_config_dir
 
     from conftest import CONF
-    from gatelab.sweep import sweep_jobs
+    from gatelab.config.sweep import sweep_jobs
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("study", overrides=["+landscape=xor", "+cluster=slurm", "study.shards=4", "study.seeds=1000"],
@@ -191,8 +192,8 @@ def test_the_landscape_on_slurm_is_one_job_per_net_and_shard():
 
 
 def test_a_study_without_its_picture_writes_only_its_json(make_cfg, tmp_path):
-    from gatelab.config import check_config
-    from gatelab.errors import GatelabError
+    from gatelab.config.checks import check_config
+    from gatelab.infra.errors import GatelabError
 
     study = run_study(make_cfg, "model=mlp2", "study.seeds=4", "trainer.max_steps=200", "study.picture=false")
     assert study["png"] is None and Path(study["json"]).is_file()

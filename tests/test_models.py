@@ -5,10 +5,10 @@ import pytest
 import torch
 from torch import nn
 
+from gatelab.core.gates import truth_table
+from gatelab.core.reference import train_plain
 from gatelab.data import GateDataModule
-from gatelab.gates import truth_table
 from gatelab.models import GateMLP
-from gatelab.reference import train_plain
 
 
 def lab_mlp2():
@@ -42,7 +42,7 @@ def test_seed_777_gives_the_labs_initial_weights(hidden, lab_model):
 
 
 def fit(model: L.LightningModule, gate: str, steps: int, tmp_path, steps_per_epoch=100, **trainer_kwargs) -> L.Trainer:
-    from gatelab.gates import write_gate_csv
+    from gatelab.core.gates import write_gate_csv
 
     trainer = L.Trainer(
         max_steps=steps, accelerator="cpu", logger=False, enable_checkpointing=False,
@@ -54,9 +54,7 @@ def fit(model: L.LightningModule, gate: str, steps: int, tmp_path, steps_per_epo
     return trainer
 
 
-@pytest.mark.parametrize(
-    "hidden, gate, steps_per_batch", [([2], "xor", 50), ([2], "xor", 1), ([], "and", 50), ([10, 10, 10], "xnor", 25)]
-)
+@pytest.mark.parametrize("hidden, gate, steps_per_batch", [([2], "xor", 50), ([2], "xor", 1), ([], "and", 50), ([10, 10, 10], "xnor", 25)])
 def test_lightning_follows_the_plain_loop_step_for_step(tmp_path, hidden, gate, steps_per_batch):
     steps = 237  # crosses epoch boundaries (100 steps each) and ends inside a batch
     x, y = truth_table(gate)
@@ -86,14 +84,14 @@ def test_hyperparameters_are_plain_values():
 
 @pytest.mark.parametrize("hidden", [[0], [-3], [2.5], "abc", 5])
 def test_bad_hidden_sizes_are_refused(hidden):
-    from gatelab.errors import GatelabError
+    from gatelab.infra.errors import GatelabError
 
     with pytest.raises(GatelabError, match="model.hidden"):
         GateMLP(hidden)
 
 
 def test_unknown_activation_is_refused():
-    from gatelab.errors import GatelabError
+    from gatelab.infra.errors import GatelabError
 
     with pytest.raises(GatelabError, match="sigmoid, tanh, relu"):
         GateMLP([2], "swish")

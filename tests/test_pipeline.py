@@ -41,8 +41,8 @@ def test_early_stopping_never_gives_up_on_a_run_the_full_budget_would_solve():
     (test_models.py); manual backprop follows mlp2 (test_backprop.py)."""
     import torch
 
-    from gatelab.gates import truth_table
-    from gatelab.reference import train_plain
+    from gatelab.core.gates import truth_table
+    from gatelab.core.reference import train_plain
 
     torch.set_num_threads(1)
     for model, hidden in [("perceptron", []), ("mlp2", [2]), ("mlp4", [10, 10, 10])]:

@@ -16,7 +16,7 @@ import yaml
 from PIL import Image
 
 from conftest import ROOT
-from gatelab.gates import FUNCTIONS, truth_table
+from gatelab.core.gates import FUNCTIONS, truth_table
 
 METRICS = ROOT / "metrics"
 PLOTS = ROOT / "plots"
@@ -47,9 +47,7 @@ def test_every_evaluated_run_has_its_decision_boundary_picture():
         assert Image.open(picture).size == (3 * DPI, 3 * DPI)
 
 
-@pytest.mark.parametrize(
-    "name, rows, columns", [("lesson", 4, 6), ("sixteen", 4, 4), ("activations", 1, 3)]
-)
+@pytest.mark.parametrize("name, rows, columns", [("lesson", 4, 6), ("sixteen", 4, 4), ("activations", 1, 3)])
 def test_grid_pictures_have_one_panel_per_run(name, rows, columns):
     with Image.open(PLOTS / f"{name}.png") as image:
         image.verify()
@@ -67,7 +65,7 @@ def test_pictures_show_the_lesson():
 def test_a_known_boundary_is_drawn_where_it_is(tmp_path):
     from matplotlib.figure import Figure
 
-    from gatelab.plots import draw_boundary, probability_map, save_figure
+    from gatelab.presentation.plots import draw_boundary, probability_map, save_figure
 
     def and_neuron(x):  # sigmoid(10 x1 + 10 x2 - 15): 1 beyond the line x1 + x2 = 1.5
         return torch.sigmoid(10 * x[:, :1] + 10 * x[:, 1:] - 15)
@@ -109,7 +107,10 @@ def test_the_perceptron_learns_exactly_the_linearly_separable_functions():
     summary = json.loads((METRICS / "summary.json").read_text())
     assert summary["sixteen"] == {"runs": 16, "solved": len(learned)}
     report = (ROOT / "reports/summary.md").read_text()
-    assert f"It solves {len(learned)} of 16 (every row right and the loss below 0.05); it fails f0110 (x1 XOR x2), f1001 (x1 XNOR x2)." in report
+    assert (
+        f"It solves {len(learned)} of 16 (every row right and the loss below 0.05); it fails f0110 (x1 XOR x2), f1001 (x1 XNOR x2)."
+        in report
+    )
 
 
 def test_the_report_shows_each_runs_metrics():
@@ -182,9 +183,7 @@ def page(tmp_path: Path, scripts: list[str]) -> Path:
 @pytest.mark.slow
 def test_dvc_plots_show_draws_the_curves_in_headless_chromium(tmp_path):
     assert shutil.which("chromium") and BROWSER_LIBS.is_dir(), "run tests/browser/install.sh (Chromium and the plotting libraries)"
-    libraries = [
-        (BROWSER_LIBS / f"{lib}/build/{lib}.min.js").as_uri() for lib in ("vega", "vega-lite", "vega-embed")
-    ]
+    libraries = [(BROWSER_LIBS / f"{lib}/build/{lib}.min.js").as_uri() for lib in ("vega", "vega-lite", "vega-embed")]
     rendered = page(tmp_path, libraries)
     dom = render(rendered, tmp_path / "dom", "--dump-dom").stdout
     assert dom.count("<canvas") == len(curve_plots())  # every declared plot became a chart

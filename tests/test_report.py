@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from conftest import ROOT, run_cli
-from gatelab import report
-from gatelab.gates import truth_table
-from gatelab.metrics import score
-from gatelab.study import summarize_study
+from gatelab.core.gates import truth_table
+from gatelab.core.scores import score
+from gatelab.presentation import report
+from gatelab.recipes.summary import summarize_study
 
 
 def settings(**changes) -> dict:
@@ -67,7 +67,12 @@ def study(solved: int, seeds: int = 1000, first_seed: int = 0, threshold: float 
 
 
 def test_the_study_section_counts_seeds_and_never_rounds_up_to_all():
-    studies = {("mlp2", "xor"): study(999), ("mlp2", "and"): study(1000), ("perceptron", "xor"): study(0), ("perceptron", "and"): study(1000)}
+    studies = {
+        ("mlp2", "xor"): study(999),
+        ("mlp2", "and"): study(1000),
+        ("perceptron", "xor"): study(0),
+        ("perceptron", "and"): study(1000),
+    }
     text = "\n".join(report.study_section(studies, ["perceptron", "mlp2"], ["and", "xor"]))
     assert "| mlp2 | 1000/1000 (600) | 999/1000 (600) |" in text
     assert "| perceptron | 1000/1000 (600) | 0/1000 |" in text

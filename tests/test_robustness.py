@@ -65,7 +65,10 @@ BAD_OVERRIDES = [
     ("steps_per_batch=0", "steps_per_batch must be a positive integer"),
     ("steps_per_epoch=75", "must be a multiple of steps_per_batch (50)"),
     ("model=manual optimizer=adam", "use optimizer=sgd"),
-    ("model=manual +optimizer.momentum=0.9", "model=manual implements plain SGD by hand (optimizer.lr only), so optimizer.momentum=0.9 would be ignored"),
+    (
+        "model=manual +optimizer.momentum=0.9",
+        "model=manual implements plain SGD by hand (optimizer.lr only), so optimizer.momentum=0.9 would be ignored",
+    ),
     ("model=manual_lab +optimizer.nesterov=true", "model=manual_lab implements plain SGD by hand"),
     ("resume=true", "no interrupted run to resume"),
 ]
@@ -74,7 +77,7 @@ BAD_OVERRIDES = [
 @pytest.fixture(scope="module")
 def bad_override_runs(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, Path]]:
     from conftest import run_cli_batch
-    from gatelab.gates import GATES, write_gate_csv
+    from gatelab.core.gates import GATES, write_gate_csv
 
     data = tmp_path_factory.mktemp("data")
     for gate in GATES:
@@ -158,7 +161,7 @@ class RunsCode:
 
 @pytest.fixture
 def trained(tmp_path, make_cfg) -> Path:
-    from gatelab.training import train
+    from gatelab.recipes.training import train
 
     train(make_cfg("model=mlp2", "data=xor", "trainer.max_steps=100"))
     return tmp_path / "models"
@@ -240,9 +243,15 @@ def test_killed_training_never_leaves_a_partial_checkpoint(tmp_path, data_dir):
     rng = random.Random(6)
     models, checkpoints = tmp_path / "models", tmp_path / "checkpoints"
     settings = [
-        "model=mlp2", "callbacks.early_stopping.patience=1000", "trainer.max_steps=3000",
-        "steps_per_epoch=10", "steps_per_batch=5", "callbacks.resume_checkpoint.every_n_epochs=1",
-        f"paths.data_dir={data_dir}", f"paths.models_dir={models}", f"paths.checkpoints_dir={checkpoints}",
+        "model=mlp2",
+        "callbacks.early_stopping.patience=1000",
+        "trainer.max_steps=3000",
+        "steps_per_epoch=10",
+        "steps_per_batch=5",
+        "callbacks.resume_checkpoint.every_n_epochs=1",
+        f"paths.data_dir={data_dir}",
+        f"paths.models_dir={models}",
+        f"paths.checkpoints_dir={checkpoints}",
         "trainer.enable_progress_bar=false",
     ]  # fmt: skip  (a checkpoint every 10 steps: many writes to interrupt)
     assert run_cli("src/train.py", *settings, "trainer.max_steps=20").returncode == 0  # the settings are valid
@@ -250,7 +259,7 @@ def test_killed_training_never_leaves_a_partial_checkpoint(tmp_path, data_dir):
     landed_in_training = 0
     for sig in [signal.SIGKILL, signal.SIGTERM, signal.SIGINT] * 2:
         proc = start(*args)
-        wait_for(lambda: any(checkpoints.rglob("*.ckpt")) or proc.poll() is not None)  # training has begun
+        wait_for(lambda proc=proc: any(checkpoints.rglob("*.ckpt")) or proc.poll() is not None)  # training has begun
         time.sleep(rng.uniform(0.0, 4.0))  # then somewhere in training or saving, either gate
         proc.send_signal(sig)
         proc.wait(timeout=60)
@@ -292,8 +301,12 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, data_d
     resumed_from = torch.load(resume_file, weights_only=False)["global_step"]
 
     # Resuming with other settings would continue the old run under the new run's record: refused.
-    for changed, named in [("optimizer.lr=0.5", "optimizer.lr: 1.0 -> 0.5"), ("optimizer=adam", "optimizer._target_"),
-                           ("model.hidden=[10,10]", "model.hidden: [10, 10, 10] -> [10, 10]"), ("seed=1", "seed: 777 -> 1")]:
+    for changed, named in [
+        ("optimizer.lr=0.5", "optimizer.lr: 1.0 -> 0.5"),
+        ("optimizer=adam", "optimizer._target_"),
+        ("model.hidden=[10,10]", "model.hidden: [10, 10, 10] -> [10, 10]"),
+        ("seed=1", "seed: 777 -> 1"),
+    ]:
         refused = run_cli("src/train.py", *interrupted, "resume=true", changed)
         assert_one_line_error(refused, f"resume=true but the interrupted run had other settings ({named}")
         assert resume_file.exists() and not (tmp_path / "models/mlp4/xor.ckpt").exists()
@@ -322,8 +335,8 @@ def files_in(folder: Path) -> set[Path]:
 
 def refusal(make_cfg, tmp_path: Path, *overrides: str, config: str = "config") -> str:
     """The one-line reason ``check_config`` (what every command checks first) refuses the settings."""
-    from gatelab.config import check_config
-    from gatelab.errors import GatelabError
+    from gatelab.config.checks import check_config
+    from gatelab.infra.errors import GatelabError
 
     before = files_in(tmp_path)
     with pytest.raises(GatelabError) as refused:
@@ -452,10 +465,10 @@ def test_a_data_file_of_another_function_is_refused(make_cfg, tmp_path, data_dir
 
 @pytest.mark.parametrize("damage", ["other_gate", "other_run", "other_inputs", "nan_weight", "inf_weight"])
 def test_evaluation_refuses_a_checkpoint_that_is_not_the_one_its_path_names(trained, damage):
-    from gatelab.errors import GatelabError
-    from gatelab.gates import truth_table
-    from gatelab.metrics import evaluate_checkpoint
-    from gatelab.network import build_mlp
+    from gatelab.core.gates import truth_table
+    from gatelab.core.network import build_mlp
+    from gatelab.infra.errors import GatelabError
+    from gatelab.presentation.evaluation import evaluate_checkpoint
 
     ckpt = trained / "mlp2/xor.ckpt"
     state = torch.load(ckpt, weights_only=True)
@@ -491,8 +504,8 @@ def test_evaluation_refuses_a_checkpoint_that_is_not_the_one_its_path_names(trai
     ],
 )
 def test_a_study_file_of_another_run_is_refused(tmp_path, content, fragment):
-    from gatelab.errors import GatelabError
-    from gatelab.metrics import read_study
+    from gatelab.infra.errors import GatelabError
+    from gatelab.presentation.evaluation import read_study
 
     path = tmp_path / "study/mlp4/xor.json"
     path.parent.mkdir(parents=True)
@@ -519,7 +532,7 @@ def test_animate_refuses_snapshots_of_another_run(trained, tmp_path):
 
 
 def test_files_written_together_appear_together_or_not_at_all(tmp_path):
-    from gatelab.files import atomic_write_text, written_together
+    from gatelab.infra.files import atomic_write_text, written_together
 
     with pytest.raises(RuntimeError), written_together():
         atomic_write_text(tmp_path / "a.json", "1")
@@ -535,7 +548,7 @@ def test_files_written_together_appear_together_or_not_at_all(tmp_path):
 
 
 def test_a_live_writers_temporary_file_is_left_alone(tmp_path):
-    from gatelab.files import atomic_write_text
+    from gatelab.infra.files import atomic_write_text
 
     alive = tmp_path / f".out.json.{os.getpid()}.abc123.tmp"  # this process is writing it
     dead = tmp_path / ".out.json.999999999.def456.tmp"  # no such process: left by a killed writer
@@ -546,8 +559,8 @@ def test_a_live_writers_temporary_file_is_left_alone(tmp_path):
 
 
 def test_a_study_that_fails_while_writing_leaves_neither_file(make_cfg, tmp_path, monkeypatch):
-    from gatelab import plots
-    from gatelab.study import run_study
+    from gatelab.presentation import plots
+    from gatelab.recipes.study import run_study
 
     def broken_picture(result, path):
         raise OSError("disk full")
@@ -573,7 +586,7 @@ def test_an_evaluation_that_fails_late_writes_nothing(trained, data_dir, tmp_pat
 @slow
 @pytest.mark.parametrize("command", ["train", "study", "evaluate"])
 def test_a_second_writer_of_the_same_outputs_is_refused(trained, data_dir, tmp_path, command):
-    from gatelab.files import sole_writer
+    from gatelab.infra.files import sole_writer
 
     out_dir = tmp_path / "busy"
     args, outputs = {
@@ -597,8 +610,11 @@ def test_a_second_writer_of_the_same_outputs_is_refused(trained, data_dir, tmp_p
 @pytest.mark.parametrize(
     "command, sweep, fragment",
     [
-        ("src/train.py", "model=mlp2,perceptron optimizer.lr=1,-1",
-         "job #1 of 4 (model=mlp2 optimizer.lr=-1): optimizer.lr must be a positive number, got -1"),
+        (
+            "src/train.py",
+            "model=mlp2,perceptron optimizer.lr=1,-1",
+            "job #1 of 4 (model=mlp2 optimizer.lr=-1): optimizer.lr must be a positive number, got -1",
+        ),
         ("src/train.py", "data.gate=xor,parity5", "job #1 of 2 (data.gate=parity5): "),  # no data file for it
         ("src/train.py", "model=mlp2,mlp9", "job #1 of 2 (model=mlp9): Could not find 'model/mlp9'"),
         ("src/train.py", "name=a,../b", "job #1 of 2 (name=../b): name must be one folder name"),

@@ -13,17 +13,14 @@ from conftest import run_cli
 
 
 def run_shards(make_cfg, shards: int, *overrides: str) -> list[dict]:
-    from gatelab.study import run_study
+    from gatelab.recipes.study import run_study
 
-    return [
-        run_study(make_cfg(*overrides, f"study.shards={shards}", f"study.shard={shard}", config="study"))
-        for shard in range(shards)
-    ]
+    return [run_study(make_cfg(*overrides, f"study.shards={shards}", f"study.shard={shard}", config="study")) for shard in range(shards)]
 
 
 def merged(paths: list[Path], out: Path) -> dict:
-    from gatelab.shards import merge
-    from gatelab.study import write_study
+    from gatelab.recipes.shards import merge
+    from gatelab.recipes.summary import write_study
 
     result = merge(paths)
     return write_study(result, out / "merged.json", out / "merged.png")
@@ -35,7 +32,7 @@ SMALL = ("study.seeds=60", "trainer.max_steps=1500")
 def test_shards_merge_to_the_unsharded_study_byte_for_byte(make_cfg, tmp_path):
     """Four shards of 50 seeds, and three uneven ones (66, 67, 67), against one run of 200: the same
     per-seed lists, counts, quantiles, failures and picture, byte for byte."""
-    from gatelab.study import run_study
+    from gatelab.recipes.study import run_study
 
     common = ("model=mlp2", "data=xor", "study.seeds=200", "trainer.max_steps=3000")
     whole = run_study(make_cfg(*common, config="study"))
@@ -55,8 +52,8 @@ def pristine_shards(tmp_path_factory) -> Path:
     from hydra.core.hydra_config import HydraConfig
 
     from conftest import CONF
-    from gatelab.gates import write_gate_csv
-    from gatelab.study import run_study
+    from gatelab.core.gates import write_gate_csv
+    from gatelab.recipes.study import run_study
 
     root = tmp_path_factory.mktemp("shards")
     write_gate_csv("xor", root / "data/xor.csv")
@@ -98,8 +95,7 @@ def edit(path: Path, change) -> None:
     ],
 )
 def test_a_bad_set_of_shards_is_refused_in_one_line(shard_set, tmp_path, damage, fragment):
-    from gatelab.errors import GatelabError
-    from gatelab.shards import merge
+    from gatelab.infra.errors import GatelabError
 
     paths = list(shard_set)
     if damage == "missing":
@@ -149,7 +145,7 @@ def test_merge_shards_command(shard_set, tmp_path, without_lightning):
 def test_a_sharded_study_on_submitit_local_merges_to_the_basic_launchers(tmp_path, data_dir):
     """The same sweep of shards on Hydra's basic launcher (one job after another) and on submitit's
     local executor (jobs as subprocesses, as on a SLURM cluster): each merged at the end of the sweep
-    (gatelab.shards.MergeShards) into the same study, byte for byte."""
+    (gatelab.recipes.shards.MergeShards) into the same study, byte for byte."""
     sweep = ["model=mlp2", "data=xor", "study.seeds=40", "study.shards=2", "study.shard=range(2)", "trainer.max_steps=2000",
              f"paths.data_dir={data_dir}", "trainer.enable_progress_bar=false"]  # fmt: skip
     for launcher in ("basic", "submitit_local"):
@@ -182,7 +178,7 @@ def test_the_slurm_config_composes_to_one_job_per_shard():
     from hydra import compose, initialize_config_dir
 
     from conftest import CONF
-    from gatelab.sweep import sweep_jobs
+    from gatelab.config.sweep import sweep_jobs
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("study", overrides=["+cluster=slurm", "study.shards=5", "study.seeds=1000"], return_hydra_config=True)

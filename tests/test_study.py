@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from conftest import run_cli
-from gatelab.batched import SeedStudy, initial_weights
-from gatelab.gates import truth_table
+from gatelab.core.gates import truth_table
+from gatelab.recipes.batched import SeedStudy, initial_weights
 
 SEEDS = [0, 1, 2, 777]
 
@@ -33,7 +33,7 @@ def test_each_copy_starts_from_the_weights_its_seed_gives_a_single_run(make_cfg,
 
 def plain_run(x, y, hidden, seed, steps, lr=1.0):
     """One seed in the lab's plain loop: final weights, final loss, first step with every row right."""
-    from gatelab.reference import train_plain
+    from gatelab.core.reference import train_plain
 
     net, _ = train_plain(x, y, hidden, seed=seed, steps=0, lr=lr)
     optimizer = torch.optim.SGD(net.parameters(), lr=lr)
@@ -144,7 +144,7 @@ def test_a_compiled_copy_trains_the_same_whatever_copies_share_its_batch():
 @pytest.mark.slow
 def test_a_diverging_compiled_study_stops_with_the_uncompiled_message():
     """The fused loss does not refuse NaN outputs as torch's BCE does: the batch's check must."""
-    from gatelab.errors import Diverged
+    from gatelab.infra.errors import Diverged
 
     study = SeedStudy([10, 10, 10], "relu", range(4), optimizer=lambda p: torch.optim.SGD(p, lr=1e20), compiled=True)
     with pytest.raises(Diverged, match="training diverged; lower optimizer.lr"):
@@ -167,7 +167,7 @@ def test_more_compiled_studies_than_dynamos_recompile_limit_run_in_one_process()
 def test_study_compile_auto_is_one_choice_per_study(make_cfg):
     """auto compiles autograd studies of COMPILE_FROM copies or more (seeds x learning rates) and
     nothing else; every shard of a study makes its study's choice; true and false are obeyed."""
-    from gatelab.config import COMPILE_FROM, study_compiles
+    from gatelab.config.planning import COMPILE_FROM, study_compiles
 
     def make_study_cfg(*overrides: str):
         return make_cfg(*overrides, config="study")
@@ -200,7 +200,7 @@ def test_a_study_that_cannot_compile_says_so_in_one_line_and_writes_nothing(tmp_
 @pytest.mark.slow
 def test_a_study_gives_single_runs_results_for_the_same_seeds(tmp_path, data_dir, make_cfg):
     """Through both commands: the study's per-seed final loss equals each seed's single run."""
-    from gatelab.training import train
+    from gatelab.recipes.training import train
 
     out = run_cli(
         "src/study.py", "model=manual", "data=xnor", "study.seeds=3", "study.first_seed=776",
@@ -231,7 +231,7 @@ BAD_STUDY_SETTINGS = [
 def bad_study_runs(tmp_path_factory) -> list:
     """src/study.py with each bad setting (one process for all: tests/cli_batch.py)."""
     from conftest import run_cli_batch
-    from gatelab.gates import GATES, write_gate_csv
+    from gatelab.core.gates import GATES, write_gate_csv
 
     data = tmp_path_factory.mktemp("data")
     for gate in GATES:

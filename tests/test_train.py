@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from conftest import ROOT, run_cli
-from gatelab.gates import GATES
+from gatelab.core.gates import GATES
 
 MODELS = ["perceptron", "mlp2", "mlp4", "manual"]
 
@@ -16,7 +16,7 @@ MODELS = ["perceptron", "mlp2", "mlp4", "manual"]
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("gate", list(GATES))
 def test_every_model_trains_on_every_gate(make_cfg, model, gate):
-    from gatelab.training import train
+    from gatelab.recipes.training import train
 
     result = train(make_cfg(f"model={model}", f"data={gate}", "trainer.max_steps=150"))
 
@@ -37,7 +37,7 @@ def final_weights(result):
 
 
 def test_overrides_reach_the_run(make_cfg):
-    from gatelab.training import train
+    from gatelab.recipes.training import train
 
     base = train(make_cfg("trainer.max_steps=300", "callbacks=none"))
     assert base["steps"] == 300  # no early stopping: the full budget
@@ -64,7 +64,7 @@ def test_overrides_reach_the_run(make_cfg):
 
 
 def test_same_seed_gives_identical_checkpoint_weights(make_cfg):
-    from gatelab.training import train
+    from gatelab.recipes.training import train
 
     first = final_weights(train(make_cfg("data=xnor", "trainer.max_steps=400")))
     second = final_weights(train(make_cfg("data=xnor", "trainer.max_steps=400")))
@@ -72,7 +72,7 @@ def test_same_seed_gives_identical_checkpoint_weights(make_cfg):
 
 
 def test_early_stopping_ends_a_solved_run_and_a_stuck_one(make_cfg):
-    from gatelab.training import train
+    from gatelab.recipes.training import train
 
     solved = train(make_cfg("model=perceptron", "data=or"))
     assert solved["accuracy"] == 1.0 and solved["loss"] < 0.05 and solved["steps"] < 1000
@@ -85,7 +85,7 @@ def test_early_stopping_ends_a_solved_run_and_a_stuck_one(make_cfg):
 def test_csv_logger_records_the_curves(make_cfg, tmp_path):
     import csv
 
-    from gatelab.training import train
+    from gatelab.recipes.training import train
 
     result = train(make_cfg("logger=csv", "model=perceptron", "data=xor", "trainer.max_steps=300", "callbacks=none"))
     rows = list(csv.DictReader((tmp_path / "logs/perceptron/xor/metrics.csv").open()))
@@ -103,7 +103,7 @@ def git_state() -> tuple[str, ...]:
 def test_dvclive_records_the_curves_and_leaves_git_alone(make_cfg, tmp_path):
     """dvclive logs inside this DVC repository (the dangerous case: by default it would run
     `dvc exp save`, which git-adds files) and writes only its own folder."""
-    from gatelab.training import train
+    from gatelab.recipes.training import train
 
     before = git_state()
     train(make_cfg("model=perceptron", "data=xor", "trainer.max_steps=300", "callbacks=none"))
@@ -112,8 +112,8 @@ def test_dvclive_records_the_curves_and_leaves_git_alone(make_cfg, tmp_path):
         rows = list(csv.DictReader((run / f"plots/metrics/train/{metric}.tsv").open(), delimiter="\t"))
         assert [int(r["step"]) for r in rows] == [0, 100, 200, 300]  # the start, then once per epoch
     assert float(rows[-1]["acc"]) <= 0.75
-    from gatelab.gates import truth_table
-    from gatelab.reference import train_plain
+    from gatelab.core.gates import truth_table
+    from gatelab.core.reference import train_plain
 
     x, y = truth_table("xor")
     untrained, _ = train_plain(x, y, [], seed=777, steps=0)  # the lab's initial weights
@@ -126,7 +126,7 @@ def test_dvclive_records_the_curves_and_leaves_git_alone(make_cfg, tmp_path):
 
 
 def test_noisy_data_is_validated_every_epoch_and_tested_by_evaluate(make_cfg, tmp_path, data_dir):
-    from gatelab.training import train
+    from gatelab.recipes.training import train
 
     noisy = ("data.noise=0.15", "data.samples_per_corner=20", "callbacks=none", "trainer.max_steps=400")
     result = train(make_cfg("model=mlp2", "data=and", *noisy))
@@ -150,7 +150,7 @@ def test_noisy_data_is_validated_every_epoch_and_tested_by_evaluate(make_cfg, tm
 
 
 def test_any_of_the_sixteen_functions_and_parity_by_name(make_cfg):
-    from gatelab.training import train
+    from gatelab.recipes.training import train
 
     # f1011 = "x1 OR NOT x2": outputs 1, 0, 1, 1 for 00, 01, 10, 11.
     implication = train(make_cfg("model=perceptron", "data.gate=f1011"))
@@ -162,8 +162,8 @@ def test_any_of_the_sixteen_functions_and_parity_by_name(make_cfg):
 
 
 def test_manual_refuses_an_optimizer_it_does_not_implement(make_cfg):
-    from gatelab.errors import user_error_in
-    from gatelab.training import train
+    from gatelab.infra.errors import user_error_in
+    from gatelab.recipes.training import train
 
     with pytest.raises(Exception) as info:
         train(make_cfg("model=manual", "optimizer=adam"))
@@ -196,13 +196,15 @@ def test_default_run_trains_mlp2_on_xor_and_prints_a_summary(tmp_path, data_dir)
 @pytest.mark.slow
 def test_gpu_request_without_a_gpu_is_one_clear_line(tmp_path, data_dir):
     out = run_cli(
-        "src/train.py", "trainer.accelerator=gpu", f"paths.data_dir={data_dir}", f"paths.models_dir={tmp_path}",
+        "src/train.py",
+        "trainer.accelerator=gpu",
+        f"paths.data_dir={data_dir}",
+        f"paths.models_dir={tmp_path}",
         env={"CUDA_VISIBLE_DEVICES": ""},  # no GPU, even on a machine that has one
     )
     assert out.returncode == 2
     assert out.stderr.strip() == (
-        "error: trainer.accelerator=gpu: no GPU found on this machine; "
-        "run with trainer.accelerator=cpu or trainer.accelerator=auto"
+        "error: trainer.accelerator=gpu: no GPU found on this machine; run with trainer.accelerator=cpu or trainer.accelerator=auto"
     )
     assert not any(tmp_path.rglob("*.ckpt"))
 
@@ -242,7 +244,7 @@ def test_runs_by_hand_each_get_a_folder_of_their_own_and_leave_the_repository_al
 
 def test_the_deep_net_logs_each_layers_gradient_norm(make_cfg, tmp_path):
     """conf/model/deep.yaml: log_grad_norms, one curve per layer (the notes' vanishing-gradient claim)."""
-    from gatelab.training import train
+    from gatelab.recipes.training import train
 
     train(make_cfg("model=deep", "data=xor", "trainer.max_steps=300", "callbacks=none"))
     curves = tmp_path / "dvclive/deep/xor/plots/metrics/grad_norm"
@@ -258,7 +260,7 @@ def test_the_deep_net_logs_each_layers_gradient_norm(make_cfg, tmp_path):
 def test_double_precision_gives_the_default_answers(make_cfg):
     """trainer.precision=64-true trains in float64 to the same end as float32 (half precisions are
     refused: tests/test_robustness.py)."""
-    from gatelab.training import train
+    from gatelab.recipes.training import train
 
     single = train(make_cfg("trainer.max_steps=3000"))
     double = train(make_cfg("trainer.max_steps=3000", "+trainer.precision=64-true", "name=double"))
@@ -270,7 +272,7 @@ def test_double_precision_gives_the_default_answers(make_cfg):
 
 def test_any_number_of_devices_lightning_accepts(make_cfg):
     """trainer.devices=auto (on CPUs: one process) trains exactly as the default."""
-    from gatelab.training import train
+    from gatelab.recipes.training import train
 
     default = train(make_cfg("data=and"))
     auto = train(make_cfg("data=and", "trainer.devices=auto", "name=auto"))
@@ -283,7 +285,7 @@ def test_a_loss_below_the_solved_threshold_means_every_row_right(rows):
     stopping uses; on 4 rows (every two-input gate) the threshold is solved_below itself."""
     import math
 
-    from gatelab.callbacks import solved_threshold
+    from gatelab.core.solved import solved_threshold
 
     threshold = solved_threshold(0.05, rows)
     assert threshold <= 0.05 and (threshold == 0.05) == (rows <= 13)  # ln 2 / 13 = 0.053; ln 2 / 14 = 0.0495
@@ -312,7 +314,7 @@ def test_early_stopping_watches_the_set_that_judges_the_run(make_cfg, data, moni
 
     from hydra.utils import instantiate
 
-    from gatelab.callbacks import solved_threshold
+    from gatelab.core.solved import solved_threshold
 
     cfg = make_cfg(*data)
     stopping = instantiate(cfg.callbacks.early_stopping)
@@ -330,7 +332,7 @@ def test_a_cpu_run_on_a_machine_with_a_gpu_is_not_told_to_use_it(monkeypatch, gp
     import lightning as L
     from lightning.pytorch import accelerators
 
-    from gatelab.training import quiet_lightning
+    from gatelab.infra.compat import quiet_lightning
 
     monkeypatch.setattr(getattr(accelerators, gpu), "is_available", staticmethod(lambda: True))
     with warnings.catch_warnings(record=True) as shown:

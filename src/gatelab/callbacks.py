@@ -3,27 +3,19 @@ training state periodically, so that an interrupted run can be resumed."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.callbacks import Checkpoint, EarlyStopping
 
-from gatelab.files import atomic_write
-
-
-def solved_threshold(solved_below: float, rows: int) -> float:
-    """The loss under which a run on ``rows`` rows is solved: every row right and the mean BCE below
-    ``solved_below``. A wrong row alone costs at least ln 2 (its probability is on the wrong side
-    of 0.5), so a mean below ln 2 / rows means every row right: on the 4 rows of a two-input gate
-    ``solved_below`` (0.05 < ln 2 / 4 = 0.17) decides alone, on parity4's 16 rows ln 2 / 16 = 0.043."""
-    return min(solved_below, math.log(2) / rows)
+from gatelab.core.solved import solved_threshold
+from gatelab.infra.files import atomic_write
 
 
 class SolvedOrStuck(EarlyStopping):
     """Lightning's EarlyStopping, set from the data when the fit starts: it watches the loss on the
     validation set when there is one (noisy data) and on the training set otherwise, and stops
-    once that loss says the run is solved (``solved_threshold``) or has stopped improving."""
+    once that loss says the run is solved (``gatelab.core.solved``) or has stopped improving."""
 
     def __init__(self, solved_below: float, **early_stopping):
         super().__init__(monitor="train/loss", mode="min", stopping_threshold=solved_below, **early_stopping)

@@ -22,8 +22,8 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from gatelab.errors import GatelabError
-from gatelab.gates import check_noise_settings, jittered_splits, read_gate_csv
+from gatelab.config.checks import check_epoch_layout
+from gatelab.core.gates import check_noise_settings, jittered_splits, read_gate_csv
 
 
 class RepeatedFullBatch(Dataset):
@@ -52,12 +52,7 @@ class GateDataModule(L.LightningDataModule):
         split_seed: int = 0,
     ):
         super().__init__()
-        batches, remainder = divmod(steps_per_epoch, steps_per_batch)
-        if remainder or batches < 2:
-            raise GatelabError(
-                f"steps_per_epoch ({steps_per_epoch}) must be a multiple of steps_per_batch ({steps_per_batch}), "
-                "and at least twice it"
-            )
+        batches = check_epoch_layout(steps_per_epoch, steps_per_batch)
         self.gate, self.path, self.batches_per_epoch = gate, path, batches
         self.x, self.y = read_gate_csv(path)  # read eagerly: a bad file fails before any training
         self.inputs = self.x.shape[1]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from dvclive.fabric import DVCLiveLogger as FabricDVCLiveLogger
 from dvclive.lightning import DVCLiveLogger
 
-from gatelab.files import atomic_write_text
+from gatelab.infra.compat import log_metrics_unsynced
+from gatelab.infra.files import atomic_write_text
 
 
 class EpochDVCLiveLogger(DVCLiveLogger):
@@ -23,9 +23,7 @@ class EpochDVCLiveLogger(DVCLiveLogger):
     """
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None, sync: bool | None = False) -> None:
-        if step == 0:  # dvclive reads step 0 as "no step" (`if step:`) and would log at its step + 1
-            self.experiment.step = -1
-        FabricDVCLiveLogger.log_metrics(self, metrics, step, sync=False)  # skips the stack inspection too
+        log_metrics_unsynced(self, metrics, step)
 
     def forget_after(self, step: int) -> None:
         """Drop the curves' rows after ``step``: a resumed run goes on from its saved state at

@@ -25,8 +25,10 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.functional.classification import binary_accuracy
 
-from gatelab.errors import Diverged, GatelabError
-from gatelab.network import ACTIVATIONS, build_mlp, check_hidden, linear_layers
+from gatelab.config.checks import check_positive_int
+from gatelab.core.network import build_mlp, check_activation, check_hidden, linear_layers
+from gatelab.infra.compat import count_optimizer_step
+from gatelab.infra.errors import Diverged, GatelabError
 from gatelab.snapshots import Snapshots
 
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
@@ -52,9 +54,7 @@ class ManyStepsPerBatch(L.LightningModule):
     def count_step(self) -> None:
         """Tell Lightning a step was taken. It counts the steps of ``LightningOptimizer.step``
         (for ``global_step``, ``max_steps``, checkpoints); we step without it."""
-        progress = self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
-        progress.increment_ready()
-        progress.increment_completed()
+        count_optimizer_step(self.trainer)
 
     def steps_to_take(self) -> int:
         """``steps_per_batch``, or fewer at the end so that ``trainer.max_steps`` is never passed."""
@@ -82,7 +82,7 @@ def backward_needs_no_lightning(trainer: L.Trainer) -> bool:
 
 
 class GateMLP(ManyStepsPerBatch):
-    #: The run's resolved config (gatelab.training sets it); every checkpoint records it as "config".
+    #: The run's resolved config (gatelab.recipes.training sets it); every checkpoint records it as "config".
     run_config: dict | None = None
 
     def __init__(
@@ -96,11 +96,9 @@ class GateMLP(ManyStepsPerBatch):
     ):
         super().__init__()
         self.automatic_optimization = False  # we take steps_per_batch optimizer steps per batch
-        if not isinstance(steps_per_batch, int) or steps_per_batch < 1:
-            raise GatelabError(f"steps_per_batch must be a positive integer, got {steps_per_batch!r}")
+        check_positive_int("steps_per_batch", steps_per_batch)
         hidden = check_hidden(hidden)
-        if activation not in ACTIVATIONS:
-            raise GatelabError(f"model.activation={activation!r} is unknown; choose one of {', '.join(ACTIVATIONS)}")
+        check_activation(activation)
         # Plain values only (no modules or partials), so checkpoints load with weights_only=True.
         self.save_hyperparameters(ignore=["optimizer"])
         self.hparams.hidden = hidden  # a plain list even when Hydra passed a ListConfig

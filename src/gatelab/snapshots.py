@@ -2,9 +2,9 @@
 
 A run's learning is a process: on XOR an MLP sits on the ln 2 plateau for thousands of steps, then
 escapes within a few hundred (mlp4: under a hundred). ``Snapshots`` records the weights at step 0
-and every ``every`` steps, and writes them when the fit ends to ``path``; ``gatelab.animation``
+and every ``every`` steps, and writes them when the fit ends to ``path``; ``gatelab.presentation.animation``
 then picks its frames from them where the loss moves (``python src/animate.py``). The file's
-layout is ``gatelab.snapshot_file``'s.
+layout is ``gatelab.core.snapshot_file``'s.
 
 Why the model calls ``record`` itself: a Lightning callback sees only batch boundaries, which here
 are ``steps_per_batch`` (50) optimizer steps apart (see ``gatelab.models``), too coarse for an
@@ -26,9 +26,9 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from gatelab.errors import GatelabError
-from gatelab.files import atomic_write
-from gatelab.snapshot_file import FORMAT, save
+from gatelab.config.checks import check_positive_int
+from gatelab.core.snapshot_file import FORMAT, save
+from gatelab.infra.files import atomic_write
 
 
 class Snapshots(Callback):
@@ -37,8 +37,7 @@ class Snapshots(Callback):
     net and its data) when the fit completes."""
 
     def __init__(self, path: str, every: int = 10):
-        if not isinstance(every, int) or every < 1:
-            raise GatelabError(f"callbacks.snapshots.every must be a positive integer, got {every!r}")
+        check_positive_int("callbacks.snapshots.every", every)
         self.path, self.every = Path(path), every
         self.steps: list[int] = []
         self.weights: list[torch.Tensor] = []

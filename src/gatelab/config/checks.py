@@ -1,27 +1,31 @@
 """Checks on the composed config: a wrong value gets one actionable line, before any training (and
-before a ``--multirun`` sweep's first job: ``gatelab.sweep`` checks every job with these).
+before a ``--multirun`` sweep's first job: ``gatelab.config.sweep`` checks every job with these).
 
 By class of mistake: names and paths that would write somewhere unintended, outputs whose place is
 taken by something else, files that are not what their path says, values out of their bounds
-(including more than this machine's CPUs or memory), and settings a model would ignore.
+(including more than this machine's CPUs or memory), and settings a model would ignore. A check
+that a class's constructor makes too is the owning module's own function, called here before any
+training (and before the ~9 s Lightning import).
 """
 
 from __future__ import annotations
 
 import math
 import os
-import re
 from pathlib import Path
 
-from omegaconf import DictConfig, ListConfig, read_write
+import psutil  # (dvc's dependency, and ours)
+from omegaconf import DictConfig
 
-from gatelab.errors import GatelabError
-from gatelab.files import check_output_places
-from gatelab.gates import check_gate, check_noise_settings, read_gate_csv, truth_table
-from gatelab.network import ACTIVATIONS, check_hidden
-
-# The hand-written backprop rules (gatelab.backprop): the exact gradient, and the notes' variant.
-MANUAL_RULES = ("exact", "lab")
+from gatelab.config.layout import check_name, output_files, output_folders
+from gatelab.config.planning import study_bytes_per_seed, study_cells
+from gatelab.config.record import manual_model_name, trains_by_hand
+from gatelab.core.chain_rule import check_plain_sgd, check_rule
+from gatelab.core.gates import check_gate, check_noise_settings, read_gate_csv, truth_table
+from gatelab.core.network import check_activation, check_hidden
+from gatelab.core.solved import check_solved_below
+from gatelab.infra.errors import GatelabError
+from gatelab.infra.files import check_output_places
 
 
 def check_config(cfg: DictConfig, create_folders: bool = True) -> None:
@@ -43,17 +47,9 @@ def check_config(cfg: DictConfig, create_folders: bool = True) -> None:
 
 # --- names and paths ---------------------------------------------------------------------------
 
-# A run's name is one folder name: models/<name>/<gate>.ckpt must stay inside models/.
-NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+=,-]*")
-
 
 def check_names_and_paths(cfg: DictConfig) -> None:
-    name = cfg.name
-    if not isinstance(name, str) or not NAME.fullmatch(name) or ".." in name:
-        raise GatelabError(
-            f"name must be one folder name (letters, digits and . _ + = , -; not starting with . or -), got {name!r}: "
-            "it names the run's folders, models/<name>/ and the like"
-        )
+    check_name(cfg.name)
     settings = {f"paths.{key}": cfg.paths[key] for key in cfg.paths if key != "run_config"}
     settings |= {"ckpt_path": cfg.ckpt_path, "resume_path": cfg.resume_path, "data.path": cfg.data.path}
     if cfg.paths.run_config is not None:
@@ -63,66 +59,6 @@ def check_names_and_paths(cfg: DictConfig) -> None:
             raise GatelabError(f"{key} must be a path, got {value!r} (an empty path would write to the filesystem's root)")
 
 
-def output_files(cfg: DictConfig) -> list[str]:
-    """The files a run (or a study) writes."""
-    if "study" in cfg and cfg.study.get("lrs") is not None:
-        return [path for cell in study_cells(cfg) for path in output_files(cell)]
-    if "study" in cfg:
-        if cfg.study.shards > 1:
-            from gatelab.shards import shard_file
-
-            return [shard_file(cfg.paths.study_dir, cfg.name, cfg.data.gate, cfg.study.shard, cfg.study.shards)]
-        return [study_json(cfg), study_png(cfg)] if cfg.study.get("picture", True) else [study_json(cfg)]
-    snapshots = (cfg.get("callbacks") or {}).get("snapshots")
-    files = [cfg.ckpt_path, cfg.resume_path, cfg.paths.run_config, snapshots.path if snapshots else None]
-    return [f for f in files if f]
-
-
-def output_folders(cfg: DictConfig) -> list[str]:
-    logger = cfg.get("logger") or {}
-    return [folder for folder in (logger.get("dir"), logger.get("save_dir")) if folder]
-
-
-def study_cells(cfg: DictConfig) -> list[DictConfig]:
-    """The studies a study config stands for: itself, or with ``study.lrs`` one per learning rate,
-    each exactly the config that study alone would have (optimizer.lr=<rate>, named <name>-lr<rate>)."""
-    import copy
-
-    lrs = cfg.study.get("lrs")
-    if lrs is None:
-        return [cfg]
-    check_lrs(cfg, lrs)
-    cells = []
-    for lr in lrs:
-        cell = copy.deepcopy(cfg)
-        with read_write(cell):
-            cell.name = f"{cfg.name}-lr{float(lr):g}"
-            cell.optimizer.lr = float(lr)
-            cell.study.lrs = None
-        cells.append(cell)
-    return cells
-
-
-def check_lrs(cfg: DictConfig, lrs: object) -> None:
-    if not isinstance(lrs, (list, ListConfig)) or not lrs or not all(_is_number(lr) and 0 < lr < math.inf for lr in lrs):
-        raise GatelabError(f"study.lrs must be a list of positive learning rates like [0.1,1,10] (or null), got {lrs}")
-    if len({float(lr) for lr in lrs}) != len(lrs):
-        raise GatelabError(f"study.lrs={list(lrs)} names a learning rate twice")
-    if is_manual(cfg):
-        raise GatelabError(
-            f"study.lrs trains several learning rates at once through the optimizer; model={cfg.name} (hand-written "
-            "backprop) takes one: set optimizer.lr, or sweep it (--multirun optimizer.lr=...)"
-        )
-
-
-def study_json(cfg: DictConfig) -> str:
-    return f"{cfg.paths.study_dir}/{cfg.name}/{cfg.data.gate}.json"
-
-
-def study_png(cfg: DictConfig) -> str:
-    return f"{cfg.paths.plots_dir}/study/{cfg.name}/{cfg.data.gate}.png"
-
-
 # --- values and their bounds ------------------------------------------------------------------
 
 
@@ -130,12 +66,7 @@ def check_numbers(cfg: DictConfig) -> None:
     lr = cfg.optimizer.get("lr")
     if not _is_number(lr) or not (0 < lr < math.inf):
         raise GatelabError(f"optimizer.lr must be a positive number, got {lr!r}")
-    solved_below = cfg.get("solved_below")
-    if not _is_number(solved_below) or not (0 < solved_below < math.log(2)):
-        raise GatelabError(
-            f"solved_below must be a loss between 0 and ln 2 = 0.693 (the loss of answering 0.5 everywhere), "
-            f"got {solved_below!r}"
-        )
+    check_solved_below(cfg.get("solved_below"))
     if not _is_int(cfg.seed) or not (0 <= cfg.seed < 2**32):
         raise GatelabError(f"seed must be an integer from 0 to 2**32-1, got {cfg.seed!r}")
     for key, value in [
@@ -193,34 +124,28 @@ def check_callbacks(cfg: DictConfig) -> None:
         if callbacks.get(group) and key in callbacks[group]:
             check_positive_int(f"callbacks.{group}.{key}", callbacks[group][key])
     stopping = callbacks.get("early_stopping")
-    if stopping and "min_delta" in stopping:
-        if not _is_number(stopping.min_delta) or not 0 <= stopping.min_delta < math.inf:
-            raise GatelabError(f"callbacks.early_stopping.min_delta must be a number >= 0, got {stopping.min_delta!r}")
+    min_delta = stopping.get("min_delta", 0) if stopping else 0
+    if not _is_number(min_delta) or not 0 <= min_delta < math.inf:
+        raise GatelabError(f"callbacks.early_stopping.min_delta must be a number >= 0, got {min_delta!r}")
 
 
 # --- the model ---------------------------------------------------------------------------------
 
 
-def is_manual(cfg: DictConfig) -> bool:
-    return str(cfg.model.get("_target_", "")).endswith("ManualBackpropMLP")
-
-
 def check_model(cfg: DictConfig) -> None:
     check_hidden(cfg.model.hidden)
-    if cfg.model.activation not in ACTIVATIONS:
-        raise GatelabError(f"model.activation={cfg.model.activation!r} is unknown; choose one of {', '.join(ACTIVATIONS)}")
-    if is_manual(cfg) and cfg.model.get("rule", "exact") not in MANUAL_RULES:
-        raise GatelabError(f"model.rule={cfg.model.rule!r} is unknown; choose one of {', '.join(MANUAL_RULES)}")
+    check_activation(cfg.model.activation)
+    if trains_by_hand(cfg.model):
+        check_rule(cfg.model.get("rule", "exact"))
 
 
 def check_manual_optimizer(cfg: DictConfig) -> None:
     """The hand-written backprop models implement plain SGD with a learning rate and nothing else:
     any other optimizer, or optimizer setting, would be ignored without a word."""
-    if not is_manual(cfg):
+    if not trains_by_hand(cfg.model):
         return
-    model = "manual_lab" if cfg.model.get("rule") == "lab" else "manual"
-    if cfg.model.get("optimizer", "sgd") != "sgd":
-        raise GatelabError(f"model={model} implements plain SGD by hand; use optimizer=sgd, not optimizer={cfg.model.optimizer}")
+    model = manual_model_name(cfg.model)
+    check_plain_sgd(cfg.model.get("optimizer", "sgd"), model)
     extra = sorted(key for key in cfg.optimizer if key not in ("_target_", "_partial_", "lr"))
     if extra:
         settings = ", ".join(f"optimizer.{key}={cfg.optimizer[key]}" for key in extra)
@@ -235,12 +160,7 @@ def check_manual_optimizer(cfg: DictConfig) -> None:
 
 def check_data(cfg: DictConfig) -> None:
     data = cfg.data
-    batches, remainder = divmod(cfg.steps_per_epoch, cfg.steps_per_batch)
-    if remainder or batches < 2:
-        raise GatelabError(
-            f"steps_per_epoch ({cfg.steps_per_epoch}) must be a multiple of steps_per_batch ({cfg.steps_per_batch}), "
-            "and at least twice it"
-        )
+    check_epoch_layout(cfg.steps_per_epoch, cfg.steps_per_batch)
     check_noise_settings(data.noise, data.samples_per_corner, data.split)
     x, y = read_gate_csv(data.path)
     expected_x, expected_y = truth_table(data.gate)
@@ -251,6 +171,17 @@ def check_data(cfg: DictConfig) -> None:
         )
     per_sample = len(x) * (x.shape[1] + 1) * 4 * 3  # float32 points and labels, each corner, train/val/test copies
     check_memory(f"data.samples_per_corner={data.samples_per_corner}", data.samples_per_corner, per_sample, "samples per corner")
+
+
+def check_epoch_layout(steps_per_epoch: int, steps_per_batch: int) -> int:
+    """An epoch is whole batches, at least two (a resumable state is saved inside an epoch, after its
+    first batch: gatelab.callbacks.ResumeCheckpoint); returns the batches per epoch."""
+    batches, remainder = divmod(steps_per_epoch, steps_per_batch)
+    if remainder or batches < 2:
+        raise GatelabError(
+            f"steps_per_epoch ({steps_per_epoch}) must be a multiple of steps_per_batch ({steps_per_batch}), and at least twice it"
+        )
+    return batches
 
 
 # --- the seed study ----------------------------------------------------------------------------
@@ -272,12 +203,20 @@ def check_study(cfg: DictConfig) -> None:
             "the seed study trains its copies in one process (on one device); more processes would train every "
             "copy in each. Split the seeds into shards instead, one job each (study.shards, study.shard)"
         )
+    data = cfg.data
+    if data.noise > 0 or data.samples_per_corner > 1:
+        # A single run on noisy data is judged (and stopped) on its validation set; the study's
+        # copies train and are judged on one batch, so they could not end where such a run ends.
+        raise GatelabError(
+            "the seed study trains on the exact truth table; noisy data (data.noise, data.samples_per_corner) "
+            "is for single runs (src/train.py)"
+        )
     if not isinstance(study.get("picture", True), bool):
         raise GatelabError(f"study.picture must be true or false, got {study.picture!r}")
     compile_choice = study.get("compile", "auto")
     if not (compile_choice == "auto" or isinstance(compile_choice, bool)):  # (1 == True: not a choice)
         raise GatelabError(f"study.compile must be auto, true or false, got {compile_choice!r}")
-    if compile_choice is True and is_manual(cfg):
+    if compile_choice is True and trains_by_hand(cfg.model):
         raise GatelabError(
             f"study.compile=true compiles autograd's step; model={cfg.name} trains by the hand-written chain rule: "
             "set study.compile=auto or false"
@@ -291,36 +230,10 @@ def check_study(cfg: DictConfig) -> None:
                  "; split them into more shards (study.shards)")  # fmt: skip
 
 
-# Copies (seeds times study.lrs) from which study.compile=auto compiles the step: below, compiling
-# (a few seconds) costs more than it saves over a full budget (bench/study_scale.py measures both).
-COMPILE_FROM = 10_000
-
-
-def study_compiles(cfg: DictConfig) -> bool:
-    """Whether the study's step is compiled (study.compile; gatelab.batched). auto: with autograd, from
-    COMPILE_FROM copies of the *whole* study (every shard and rate), so that all shards of one study
-    train alike and merge exactly."""
-    choice = cfg.study.get("compile", "auto")
-    if choice == "auto":
-        return not is_manual(cfg) and cfg.study.seeds * len(study_cells(cfg)) >= COMPILE_FROM
-    return choice
-
-
-def study_bytes_per_seed(hidden: list[int], rows: int) -> int:
-    """Peak memory per copy, measured (mlp2: 7.6 kB, mlp4: 16.5 kB at 10^5 seeds): the copies' nets
-    while they are built, then the weights, their gradients and the activations of every row."""
-    inputs = int(math.log2(rows))
-    sizes = [inputs, *hidden, 1]
-    parameters = sum((fan_in + 1) * fan_out for fan_in, fan_out in zip(sizes, sizes[1:]))
-    return 8192 + 40 * parameters + 40 * rows * sum(sizes)
-
-
 # --- this machine's memory ---------------------------------------------------------------------
 
 
 def available_memory() -> int:
-    import psutil  # (dvc's dependency, and ours)
-
     return psutil.virtual_memory().available
 
 

@@ -1,25 +1,29 @@
-"""The training recipe: data, model, callbacks, logger, trainer, fit, save. Imports Lightning."""
+"""The training recipe: data, model, callbacks, logger, trainer, fit, save. Imports Lightning: the
+entry point imports this module only after its own ``--help`` (src/train.py)."""
 
 from __future__ import annotations
 
-import logging
-import warnings
 from pathlib import Path
 
+import lightning as L
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import Checkpoint, ProgressBar
 from omegaconf import DictConfig, OmegaConf
 
-from gatelab.config import check_config, output_files, output_folders
-from gatelab.errors import Diverged, GatelabError
-from gatelab.files import atomic_write_text, check_output_places, first_process, sole_writer, written_together
-from gatelab.metrics import score
+from gatelab.callbacks import save_checkpoint
+from gatelab.config.checks import check_config
+from gatelab.config.layout import output_files, output_folders, shown_path
+from gatelab.config.record import changed_settings, resolved_config
+from gatelab.core.scores import score
+from gatelab.infra.compat import is_overflowing_update, quiet_lightning
+from gatelab.infra.errors import Diverged, GatelabError
+from gatelab.infra.files import atomic_write_text, check_output_places, first_process, sole_writer, written_together
 
 
 def train(cfg: DictConfig) -> dict | None:
     """Train ``cfg.model`` on ``cfg.data``, save it to ``cfg.ckpt_path`` and return a summary
     (``None`` in the other processes of a multi-process run: rank 0 reports)."""
-    # Everything a user can get wrong is checked before the ~9 s Lightning import.
     check_config(cfg, create_folders=False)  # (a resumed run writes into the interrupted run's folders)
     check_accelerator(cfg.trainer)
     resume_from, interrupted = resume_checkpoint(cfg, resolved_config(cfg))
@@ -28,11 +32,6 @@ def train(cfg: DictConfig) -> dict | None:
             cfg.paths[key] = value
     check_output_places(output_files(cfg), output_folders(cfg))
     config = resolved_config(cfg)
-    import lightning as L
-    from lightning.pytorch.callbacks import Checkpoint
-
-    from gatelab.callbacks import save_checkpoint
-
     quiet_lightning()
     torch.set_num_threads(cfg.torch_threads)
     L.seed_everything(cfg.seed, verbose=False)
@@ -53,7 +52,7 @@ def train(cfg: DictConfig) -> dict | None:
         try:
             trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
         except RuntimeError as err:
-            if "without overflow" not in str(err):  # torch.optim's message when an update overflows float
+            if not is_overflowing_update(err):
                 raise
             raise Diverged(f"a weight update overflowed: training diverged; lower optimizer.lr (now {cfg.optimizer.lr})") from None
         # The trained model: weights, hyperparameters and step count. No optimizer or callback state,
@@ -80,25 +79,8 @@ def train(cfg: DictConfig) -> dict | None:
     }
 
 
-def resolved_config(cfg: DictConfig) -> dict:
-    """The run's config with every interpolation resolved, as plain values (Hydra's own settings
-    left out): what a checkpoint records and a run's folder keeps as config.yaml."""
-    return OmegaConf.to_container(OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"]), resolve=True)
-
-
-def shown_path(path: str | Path) -> str:
-    """``path`` relative to the working directory when it is inside it (runs/..., models/...)."""
-    path = Path(path)
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
 def instantiate_callbacks(cfg: DictConfig) -> list:
     """The configured callbacks; ``trainer.enable_progress_bar=false`` also drops a configured bar."""
-    from lightning.pytorch.callbacks import ProgressBar
-
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     if not cfg.trainer.get("enable_progress_bar", True):
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
@@ -129,7 +111,7 @@ def resume_checkpoint(cfg: DictConfig, config: dict) -> tuple[str | None, dict |
         raise GatelabError(f"resume=true but there is no interrupted run to resume ({path} does not exist)")
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True).get("config")
-    except Exception:  # noqa: BLE001  (any unreadable file gets the same one line)
+    except Exception:
         raise GatelabError(f"resume=true but {path} is not a training state gatelab can read; delete it to start over") from None
     changed = changed_settings(saved or {}, config)
     if changed:
@@ -138,48 +120,6 @@ def resume_checkpoint(cfg: DictConfig, config: dict) -> tuple[str | None, dict |
             f"settings, or delete {path} to start over"
         )
     return str(path), saved
-
-
-# Settings that only say where a run writes or how it is shown: a resumed run may change them.
-# (model.optimizer is a copy of optimizer: its changes are named once.)
-NOT_THE_RUN = {"paths", "ckpt_path", "resume_path", "resume", "logger", "trainer.enable_progress_bar",
-               "trainer.enable_model_summary", "data.path", "callbacks.progress_bar", "callbacks.snapshots.path",
-               "callbacks.resume_checkpoint.path", "model.optimizer"}  # fmt: skip
-
-
-def changed_settings(saved: dict, current: dict, prefix: str = "") -> list[str]:
-    """``key: old -> new`` for every setting (but NOT_THE_RUN) that differs between two resolved configs."""
-    changes = []
-    for key in sorted(saved.keys() | current.keys()):
-        name = f"{prefix}{key}"
-        if name in NOT_THE_RUN:
-            continue
-        old, new = saved.get(key), current.get(key)
-        if isinstance(old, dict) and isinstance(new, dict):
-            changes += changed_settings(old, new, f"{name}.")
-        elif old != new:
-            changes.append(f"{name}: {old} -> {new}")
-    return changes
-
-
-def quiet_lightning() -> None:
-    """Silence Lightning's (and Inductor's) advice that does not apply to a 4-row, in-memory dataset."""
-    for message in (
-        # The CPU is gatelab's choice, not an oversight: faster for a 4-row batch, and bit-reproducible.
-        ".*GPU available but not used.*",
-        # TF32 rounds matmul inputs to 10-bit mantissas: a compiled GPU study would no longer match the CPU's.
-        ".*TensorFloat32 tensor cores for float32 matrix multiplication available but not enabled.*",
-        ".*does not have many workers.*",  # the data is 4 rows in memory
-        ".*configure_optimizers` returned `None`.*",  # the manual-backprop model has no optimizer
-        ".*isinstance\\(treespec, LeafSpec\\)` is deprecated.*",  # Lightning vs. newer torch, harmless
-        # Resuming mid-epoch: every batch is the same full batch, and Lightning counts the steps left.
-        ".*your dataloader is not resumable.*",
-        ".*Total length of `list` across ranks is zero.*",  # no validation set: the exact truth table
-        ".*no `validation_step`. Skipping val loop.*",  # the seed study does not validate
-    ):
-        warnings.filterwarnings("ignore", message=message)
-    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda"):
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def format_summary(result: dict) -> str:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from gatelab.errors import GatelabError
+from gatelab.infra.errors import GatelabError
 
 UMASK = os.umask(0o022)
 os.umask(UMASK)  # (reading the umask means setting it; this puts it back)
@@ -149,8 +150,7 @@ def sole_writer(paths: list[str | os.PathLike], command: str) -> Iterator[None]:
                 lock.acquire(timeout=0)
             except Timeout:
                 raise GatelabError(
-                    f"another {command} is writing {path} right now; wait for it to end, or write elsewhere "
-                    "(another name= or paths.*)"
+                    f"another {command} is writing {path} right now; wait for it to end, or write elsewhere (another name= or paths.*)"
                 ) from None
             locks.append(lock)
         yield
@@ -163,3 +163,17 @@ def first_process() -> bool:
     """Whether this is the process that writes a run's files: every process but the first of a
     multi-process (DDP) run was started by Lightning, or a cluster's launcher, with a rank > 0."""
     return all(os.environ.get(rank, "0") == "0" for rank in ("RANK", "LOCAL_RANK", "NODE_RANK"))
+
+
+def read_json(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise GatelabError(f"{path} not found; run 'dvc repro' (or the command that writes it) first")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        raise GatelabError(f"{path} is not valid JSON; rerun the command that writes it") from None
+
+
+def write_json(path: str | Path, data: dict) -> Path:
+    return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -1,5 +1,5 @@
 """The snapshots file: what ``gatelab.snapshots.Snapshots`` writes when a fit ends, and what
-``gatelab.animation`` and the report read back.
+``gatelab.presentation.animation`` and the report read back.
 
 Kept apart from the callback, which is a Lightning ``Callback``: reading the file must not import
 Lightning (``src/animate.py`` and ``src/evaluate.py`` don't; tests/test_animation.py checks).
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from gatelab.errors import GatelabError
+from gatelab.infra.errors import GatelabError
 
 FORMAT = 1  # bumped when the file's layout changes
 KEYS = ("format", "steps", "weights", "net", "data")

@@ -1,6 +1,6 @@
 """The network every gatelab model shares: Linear layers and activations, ending in a sigmoid.
 
-Plain torch, no Lightning, so evaluation and the plain-loop reference can build it cheaply.
+Plain torch, no Lightning, so evaluation, the animations and the plain-loop reference build it cheaply.
 Layers are created in the same order as the lab's ``nn.Sequential``, so after
 ``torch.manual_seed(777)`` the initial weights are exactly the lab's.
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from gatelab.errors import GatelabError
+from gatelab.infra.errors import GatelabError
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
 
@@ -21,8 +21,7 @@ def build_mlp(hidden: Sequence[int], activation: str = "sigmoid", in_features: i
 
     ``hidden=[]`` is the single perceptron ``Linear(2, 1) + Sigmoid``.
     """
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
+    check_activation(activation)
     sizes = [in_features, *hidden, 1]
     layers: list[nn.Module] = []
     for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:])):
@@ -45,3 +44,13 @@ def check_hidden(hidden: Sequence[int]) -> list[int]:
     if any(h < 1 for h in sizes) or any(int(h) != h for h in hidden):
         raise GatelabError(f"model.hidden sizes must be positive integers, got {list(hidden)}")
     return sizes
+
+
+def check_activation(activation: object) -> None:
+    if activation not in ACTIVATIONS:
+        raise GatelabError(f"model.activation={activation!r} is unknown; choose one of {', '.join(ACTIVATIONS)}")
+
+
+def architecture(inputs: int, hidden: Sequence[int]) -> str:
+    """The net's layer sizes as its name: ``2-2-1`` (mlp2), ``2-10-10-10-1`` (mlp4), ``2-1`` (the perceptron)."""
+    return "-".join(str(size) for size in [inputs, *hidden, 1])

@@ -12,7 +12,7 @@ only at infinite weights, which in float32 is as good as a trap. (No such proof 
 
 ``classify_failures`` turns each failed copy's end state into one of:
 - ``"plateau"``: every corner merged, or (no hidden layer to merge them: the perceptron) a loss
-  within ``PLATEAU`` of ln 2: it answers 0.5 everywhere;
+  on the ln 2 plateau (gatelab.core.solved): it answers 0.5 everywhere;
 - ``"01+11"`` (and so on): these corners of different classes merged, the rest kept apart;
   several such groups are joined by ``" / "``;
 - ``"other"``: neither (for example a run that was still learning when the budget ran out).
@@ -20,14 +20,13 @@ only at infinite weights, which in float32 is as good as a trap. (No such proof 
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterable
 
 import torch
 
-LN2 = math.log(2)
-PLATEAU = 0.01  # a loss within this of ln 2: answering 0.5 everywhere
+from gatelab.core.solved import on_plateau
+
 MERGED = 0.05  # two corners are merged when no hidden unit tells them apart by more than this
 AT_MEAN = 0.05  # a merged group's outputs "are the mean of its targets" within this
 
@@ -49,9 +48,7 @@ def merged_groups(hidden: torch.Tensor, tolerance: float = MERGED) -> list[list[
     return list(found.values())
 
 
-def classify(
-    hidden: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor, loss: float, names: list[str]
-) -> tuple[str, bool | None]:
+def classify(hidden: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor, loss: float, names: list[str]) -> tuple[str, bool | None]:
     """One failed copy: its kind (see the module docstring), and whether each merged group's outputs
     equal the mean of the group's targets (None when nothing of different classes merged)."""
     groups = merged_groups(hidden)
@@ -61,14 +58,14 @@ def classify(
         if len(mixed) == 1 and len(mixed[0]) == len(names):
             return "plateau", at_mean
         return " / ".join("+".join(names[r] for r in g) for g in mixed), at_mean
-    if abs(loss - LN2) < PLATEAU:
+    if on_plateau(loss):
         return "plateau", None
     return "other", None
 
 
 def row_names(x: torch.Tensor) -> list[str]:
     """A truth-table row by its inputs: ``01`` is x1=0, x2=1."""
-    return ["".join(str(int(round(float(v)))) for v in row) for row in x]
+    return ["".join(str(round(float(v))) for v in row) for row in x]
 
 
 def classify_failures(
@@ -88,8 +85,7 @@ def classify_each(
     ``(None, None)`` for a solved copy."""
     names, targets = row_names(x), y.flatten()
     return [
-        classify(hidden[s], outputs[s], targets, float(final_loss[s]), names) if failed[s] else (None, None)
-        for s in range(len(failed))
+        classify(hidden[s], outputs[s], targets, float(final_loss[s]), names) if failed[s] else (None, None) for s in range(len(failed))
     ]
 
 

@@ -5,7 +5,7 @@ Each run is one row of three synchronized panels:
 - *input space*: the output's probability over the square (blue 0, red 1, white 0.5), its
   decision boundary (black), the four corners, and the line each first-layer hidden unit draws,
   ``w·x + b = 0`` (coloured);
-- *hidden space*: the corners as the last hidden layer sees them (``gatelab.hidden_space``), with
+- *hidden space*: the corners as the last hidden layer sees them (``gatelab.core.hidden_space``), with
   the output unit's probability and line there: XOR becoming linearly separable;
 - *loss*: the training loss (and accuracy) against steps, ln 2 and ln 2 / 2 marked, with a cursor.
 
@@ -28,17 +28,17 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from gatelab import snapshot_file
-from gatelab.errors import GatelabError
-from gatelab.files import atomic_write
-from gatelab.hidden_space import HiddenView, hidden_view, last_hidden
-from gatelab.network import build_mlp, linear_layers
-from gatelab.report import UNDECIDED
+from gatelab.core import snapshot_file
+from gatelab.core.anatomy import classify, row_names
+from gatelab.core.hidden_space import HiddenView, hidden_view, last_hidden
+from gatelab.core.network import architecture, build_mlp, linear_layers
+from gatelab.core.solved import LN2, PLATEAU, UNDECIDED, is_solved, on_plateau, solved_threshold
+from gatelab.infra.errors import GatelabError
+from gatelab.infra.files import atomic_write
+from gatelab.presentation.plots import HIGH, LOW, input_axis, probability_map, save_figure
 
-LN2 = math.log(2)
-PLATEAU = 0.01  # a loss within this of ln 2: on the plateau, answering 0.5 everywhere
 FRAMES = 48  # per GIF; stacked runs share them (each GIF about 1 MB at most)
-LOW, HIGH, RESOLUTION = -0.25, 1.25, 81  # the input square, as in gatelab.plots (coarser: per frame)
+RESOLUTION = 81  # of the input square (gatelab.presentation.plots), coarser: per frame
 DPI = 90
 FRAME_MS, KEY_FRAME_MS, LAST_FRAME_MS = 90, 700, 2500
 PALETTE_COLORS = 96
@@ -92,8 +92,9 @@ class Recording:
         return self.config.get("solved_below")
 
     def solved(self, i: int) -> bool:
-        threshold = self.solved_below
-        return bool(self.accuracy[i] == 1) and (threshold is None or float(self.loss[i]) < threshold)
+        """Solved at record ``i``, by the rule the run stopped by (gatelab.core.solved)."""
+        threshold = math.inf if self.solved_below is None else solved_threshold(self.solved_below, len(self.y))
+        return bool(is_solved(bool(self.accuracy[i] == 1), float(self.loss[i]), threshold))
 
     def at_step(self, step: int) -> int:
         """The last record at or before ``step`` (the run's last one after it ended)."""
@@ -131,8 +132,8 @@ def frames_along_the_curve(steps: torch.Tensor, loss: torch.Tensor, count: int) 
     first and last records are always in."""
     s = steps.double() / max(float(steps[-1] - steps[0]), 1.0)
     spread = float(loss.max() - loss.min())
-    l = loss.double() / spread if spread > 0 else torch.zeros_like(s)
-    length = torch.cat([torch.zeros(1, dtype=torch.double), torch.hypot(s.diff(), l.diff()).cumsum(0)])
+    scaled = loss.double() / spread if spread > 0 else torch.zeros_like(s)
+    length = torch.cat([torch.zeros(1, dtype=torch.double), torch.hypot(s.diff(), scaled.diff()).cumsum(0)])
     targets = torch.linspace(0, float(length[-1]), count, dtype=torch.double)
     chosen = torch.searchsorted(length, targets).clamp(max=len(steps) - 1)
     return sorted({0, len(steps) - 1, *chosen.tolist()})
@@ -144,8 +145,8 @@ def key_frames(recording: Recording) -> dict[str, int]:
     in one record (``escape`` when the run ends solved, else ``drop``); the end, ``solved`` or ``end``."""
     loss, last = recording.loss, len(recording.steps) - 1
     keys = {"start": 0}
-    on_plateau = ((loss - LN2).abs() < PLATEAU).nonzero().flatten().tolist()
-    plateau = on_plateau[len(on_plateau) // 2] if on_plateau else None
+    flat = on_plateau(loss).nonzero().flatten().tolist()
+    plateau = flat[len(flat) // 2] if flat else None
     if plateau is not None and 0 < plateau < last:
         keys["plateau"] = plateau
     after = plateau if plateau is not None else 0
@@ -159,9 +160,7 @@ def key_frames(recording: Recording) -> dict[str, int]:
 
 
 def end_state(recording: Recording, i: int) -> str:
-    """``solved``, or how the net failed (gatelab.anatomy): ``10+11 merged``, ``on the ln 2 plateau``."""
-    from gatelab.anatomy import classify, row_names
-
+    """``solved``, or how the net failed (gatelab.core.anatomy): ``10+11 merged``, ``on the ln 2 plateau``."""
     if recording.solved(i):
         return "solved"
     net = recording.net(i)
@@ -175,7 +174,7 @@ def phase(recording: Recording, i: int) -> str:
     """What the caption says the net is doing at record ``i``, if it is something to name."""
     if recording.solved(i):
         return "solved"
-    if abs(float(recording.loss[i]) - LN2) < PLATEAU:
+    if on_plateau(float(recording.loss[i])):
         return "on the ln 2 plateau: 0.5 everywhere"
     return end_state(recording, i) if i == len(recording.steps) - 1 else ""
 
@@ -250,7 +249,7 @@ class RunRow:
             return
         self.output_line = ax.plot([], [], color="black", lw=1.4)[0]
         self.hidden_points = self.corner_markers(ax, recording.x, recording.y.flatten())
-        names = ["".join(str(int(round(float(v)))) for v in row) for row in recording.x]
+        names = row_names(recording.x)
         # Each corner's label on its own side of its point (00 lower left ... 11 upper right), so
         # that corners the hidden layer merges stay readable.
         self.hidden_labels = [ax.annotate(name, (0, 0), textcoords="offset points", fontsize=7,
@@ -301,10 +300,8 @@ class RunRow:
         recording = self.recording
         net = recording.net(i)
         inputs = self.axes[0]
-        axis = torch.linspace(LOW, HIGH, RESOLUTION)
-        x2, x1 = torch.meshgrid(axis, axis, indexing="ij")
-        with torch.no_grad():
-            probs = net(torch.stack([x1.flatten(), x2.flatten()], dim=1)).reshape(RESOLUTION, RESOLUTION)
+        axis = input_axis(RESOLUTION)
+        probs = probability_map(net, RESOLUTION)
         for artist in self.drawn:
             artist.remove()
         self.drawn = [probability_bands(inputs, axis, axis, probs)]
@@ -342,7 +339,7 @@ class RunRow:
 
     def caption(self, i: int, ended: bool = False) -> str:
         r = self.recording
-        right = int(round(float(r.accuracy[i]) * len(r.y)))
+        right = round(float(r.accuracy[i]) * len(r.y))
         words = phase(r, i)
         state = f"step {int(r.steps[i])}, loss {float(r.loss[i]):.3f}, {right}/{len(r.y)} rows right"
         if ended:
@@ -412,7 +409,10 @@ def animate(recordings: Sequence[Recording], path: str | Path, frames_per_run: i
     shown = [[r.at_step(t) for t in times] for r in recordings]
     last_step = max(int(r.steps[-1]) for r in recordings)
     fig, grid = row_figure(len(recordings))
-    rows = [RunRow(fig, [grid[k, c] for c in range(3)], r, sorted(set(indices)), last_step) for k, (r, indices) in enumerate(zip(recordings, shown))]
+    rows = [
+        RunRow(fig, [grid[k, c] for c in range(3)], r, sorted(set(indices)), last_step)
+        for k, (r, indices) in enumerate(zip(recordings, shown))
+    ]
     captions = [fig.text(0.5, 1 - (k + 0.02) / len(rows), "", ha="center", va="top", fontsize=10) for k in range(len(rows))]
     keys = set(key_frames(recordings[0]).values()) if len(recordings) == 1 else set()
     frame = FrameRenderer(fig)
@@ -447,8 +447,6 @@ def strip(recording: Recording, path: str | Path) -> Path:
     """A PNG of the key frames (start, plateau, escape, the end): input and hidden space for each,
     over the whole loss curve with the key frames marked."""
     from matplotlib.figure import Figure
-
-    from gatelab.plots import save_figure
 
     keys = key_frames(recording)
     frames = list(keys.values())
@@ -495,18 +493,18 @@ def story(recording: Recording) -> dict:
     """The moments of a run the report names: its plateau, when every row was first right, how it
     ended, and which corners end on each side of the output's line in the hidden layer."""
     loss, steps, last = recording.loss, recording.steps, len(recording.steps) - 1
-    on_plateau = ((loss - LN2).abs() < PLATEAU).nonzero().flatten().tolist()
+    flat = on_plateau(loss).nonzero().flatten().tolist()
     all_right = (recording.accuracy == 1).nonzero().flatten().tolist()
     net = recording.net(last)
     view = hidden_view(net, recording.x)
     side = (view.points @ view.weight + view.bias > 0).tolist()
-    names = ["".join(str(int(round(float(v)))) for v in row) for row in recording.x]
+    names = row_names(recording.x)
     return {
         "title": recording.title,
         "gate": recording.gate,
-        "architecture": "-".join(str(n) for n in [recording.x.shape[1], *recording.hidden, 1]),
+        "architecture": architecture(recording.x.shape[1], recording.hidden),
         "every": int(steps[1] - steps[0]),
-        "plateau": [int(steps[on_plateau[0]]), int(steps[on_plateau[-1]])] if on_plateau else None,
+        "plateau": [int(steps[flat[0]]), int(steps[flat[-1]])] if flat else None,
         "all_right_at": int(steps[all_right[0]]) if all_right else None,
         "steps": int(steps[-1]),
         "final_loss": float(loss[-1]),

@@ -4,10 +4,10 @@ Hydra starts a sweep's jobs one after another (or all at once, on a cluster), an
 own settings when it starts: a mistake in the last combination (``optimizer.lr=1,-1``, a gate with
 no data file) would be found only after every job before it ran. ``CheckEveryJob``, a Hydra
 callback (conf/hydra/callbacks/), composes each job's config as the sweeper will, and checks it
-with ``gatelab.config.check_config``, before the launcher starts anything.
+with ``gatelab.config.checks.check_config``, before the launcher starts anything.
 
-It lists the jobs as Hydra's basic sweeper does (``BasicSweeper.split_arguments``, a static method
-of Hydra's own sweeper); a sweeper that chooses its jobs as it goes (Optuna, Nevergrad) is left alone.
+It lists the jobs as Hydra's basic sweeper does (``gatelab.infra.compat.sweep_job_overrides``); a
+sweeper that chooses its jobs as it goes (Optuna, Nevergrad) is left alone.
 """
 
 from __future__ import annotations
@@ -15,58 +15,45 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from hydra import compose
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, open_dict, read_write
 
-from gatelab.errors import exit_from_hydra_callback
-
-BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+from gatelab.config.checks import check_config
+from gatelab.infra.compat import BASIC_SWEEPER, set_hydra_config, sweep_job_overrides
+from gatelab.infra.errors import exit_from_hydra_callback
 
 
 class CheckEveryJob(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         if config.hydra.sweeper.get("_target_") != BASIC_SWEEPER:
             return
-        from hydra.core.hydra_config import HydraConfig
-
-        from gatelab.config import check_config
-
         jobs, swept = sweep_jobs(config)
         try:
             for number, overrides in enumerate(jobs):
                 try:
                     check_config(job_config(config, overrides, number), create_folders=False)
-                except Exception as err:  # noqa: BLE001  (Hydra's own config errors too)
+                except Exception as err:
                     shown = " ".join(o for o in overrides if o.split("=", 1)[0] in swept)
                     exit_from_hydra_callback(err, f"job #{number} of {len(jobs)} ({shown}): ")
         finally:
-            HydraConfig.instance().set_config(config)
+            set_hydra_config(config)
 
 
 def job_config(config: DictConfig, overrides: list[str], number: int) -> DictConfig:
-    """Job ``number``'s config, as the launcher will compose it; HydraConfig is then the job's, so
+    """Job ``number``'s config, as the launcher will compose it; Hydra's config is then the job's, so
     that ${hydra:...} in it (its name, its folder) resolves to the job's."""
-    from hydra import compose
-    from hydra.core.hydra_config import HydraConfig
-
     job = compose(config.hydra.job.config_name, overrides=[*config.hydra.overrides.hydra, *overrides], return_hydra_config=True)
     with open_dict(job):  # what the launcher sets for each job (hydra.core.utils.run_job)
         job.hydra.job.num = number
-    HydraConfig.instance().set_config(job)  # (it makes job.hydra read-only)
+    set_hydra_config(job)  # (it makes job.hydra read-only)
     with read_write(job.hydra):
         job.hydra.runtime.output_dir = str(Path(job.hydra.sweep.dir, str(job.hydra.sweep.subdir)).absolute())
-    HydraConfig.instance().set_config(job)
+    set_hydra_config(job)
     return job
 
 
 def sweep_jobs(config: DictConfig) -> tuple[list[list[str]], set[str]]:
     """Each job's overrides, in the order the basic sweeper runs them, and the keys swept."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
     params = config.hydra.sweeper.get("params") or {}
-    arguments = [f"{key}={value}" for key, value in params.items()] + list(config.hydra.overrides.task)
-    parsed = OverridesParser.create().parse_overrides(arguments)
-    batches = BasicSweeper.split_arguments(parsed, None)
-    swept = {override.get_key_element() for override in parsed if override.is_sweep_override()}
-    return [list(job) for batch in batches for job in batch], swept
+    return sweep_job_overrides([f"{key}={value}" for key, value in params.items()] + list(config.hydra.overrides.task))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from gatelab.network import linear_layers
+from gatelab.core.network import linear_layers
 
 
 @dataclass

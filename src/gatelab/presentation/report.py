@@ -10,34 +10,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from gatelab.gates import FUNCTIONS
+from gatelab.core.gates import FUNCTIONS
+from gatelab.core.solved import LN2, UNDECIDED
 
 Results = dict[tuple[str, str], dict]
 
-#: An output within this of 0.5 on every row is "0.5 everywhere": its accuracy is decided by which
-#: side of 0.5 the last bits of each output fall, not by anything the net learned.
-UNDECIDED = 0.01
-
 ACCURACY_RULE = (
-    "A row is right when the output is on its target's side of 0.5 (the notes' `y_pred > 0.5`: an "
-    "output of exactly 0.5 counts as 0)."
+    "A row is right when the output is on its target's side of 0.5 (the notes' `y_pred > 0.5`: an output of exactly 0.5 counts as 0)."
 )
-
-
-def settings_of(config: dict, inputs: int) -> dict:
-    """The settings of a run that the report names, from its resolved config."""
-    model, optimizer = config["model"], config["optimizer"]
-    manual = model["_target_"].endswith("ManualBackpropMLP")  # plain SGD, by hand
-    return {
-        "architecture": "-".join(str(n) for n in [inputs, *model["hidden"], 1]),
-        "activation": model["activation"],
-        "optimizer": ("SGD (the notes' rule)" if model.get("rule") == "lab" else "SGD") if manual
-        else optimizer["_target_"].rsplit(".", 1)[-1],
-        "lr": optimizer["lr"],
-        "max_steps": config["trainer"]["max_steps"],
-        "solved_below": config["solved_below"],
-        "seed": config["seed"],
-    }
 
 
 def number(value: float) -> str:
@@ -45,7 +25,7 @@ def number(value: float) -> str:
 
 
 def training_sentence(settings: Iterable[dict]) -> str:
-    """"full-batch SGD (lr 1), at most 10001 steps", or the values that differ between runs."""
+    """ "full-batch SGD (lr 1), at most 10001 steps", or the values that differ between runs."""
     settings = list(settings)
 
     def values(key: str) -> str:
@@ -78,7 +58,7 @@ def undecided_note(results: Iterable[dict]) -> list[str]:
 GRID_SECTIONS = [
     ("accuracy", "Accuracy on the truth table (1.00: every row right)", accuracy_cell),
     ("steps", "Steps trained (early stopping ends solved runs and runs stuck on a plateau)", lambda m: f"{m['steps']}"),
-    ("loss", f"Final loss (mean BCE; ln 2 = {math.log(2):.4f} is the plateau of answering 0.5 everywhere)",
+    ("loss", f"Final loss (mean BCE; ln 2 = {LN2:.4f} is the plateau of answering 0.5 everywhere)",
      lambda m: f"{m['loss']:.4f}"),
 ]  # fmt: skip
 
@@ -192,13 +172,13 @@ def deep_study_section(studies: dict[int, dict]) -> list[str]:
 
 
 def describe_failures(study: dict) -> str:
-    from gatelab.anatomy import describe
+    from gatelab.core.anatomy import describe
 
     return describe(study["failures"])
 
 
 def study_section(studies: Results, models: Sequence[str], gates: Sequence[str]) -> list[str]:
-    """``studies[model, gate]``: the seed study's summary (gatelab.study)."""
+    """``studies[model, gate]``: the seed study's summary (gatelab.recipes.study)."""
     every = list(studies.values())
     ranges = sorted({(s["first_seed"], s["first_seed"] + s["seeds"] - 1) for s in every})
     seeds = " or ".join(f"{first} to {last}" for first, last in ranges)
@@ -231,8 +211,8 @@ def study_section(studies: Results, models: Sequence[str], gates: Sequence[str])
 
 
 def landscape_section(landscape: dict, path: str) -> list[str]:
-    """The XOR landscape (gatelab.landscape): its table, heatmap, and what they show."""
-    from gatelab.landscape import grid, table
+    """The XOR landscape (gatelab.presentation.landscape): its table, heatmap, and what they show."""
+    from gatelab.presentation.landscape import grid, table
 
     nets, lrs, cells = grid(landscape)
     seeds = landscape["seeds"]
@@ -283,6 +263,7 @@ def landscape_section(landscape: dict, path: str) -> list[str]:
 
 def lab_rule_section(studies: Results, gates: Sequence[str]) -> list[str]:
     """``manual`` (the exact gradient) against ``manual_lab`` (the notes' hand-written rule), seed by seed."""
+
     def cell(study: dict) -> str:
         steps = study["steps_to_100"]
         return f"{study['solved']}/{study['seeds']}" + (f" ({steps['median']})" if steps else "")
@@ -329,8 +310,8 @@ def lab_rule_section(studies: Results, gates: Sequence[str]) -> list[str]:
 
 
 def failures_table(studies: Results, models: Sequence[str], gates: Sequence[str]) -> list[str]:
-    """Where the failed seeds end (gatelab.anatomy), for the gates where some seed failed."""
-    from gatelab.anatomy import AT_MEAN, MERGED, describe
+    """Where the failed seeds end (gatelab.core.anatomy), for the gates where some seed failed."""
+    from gatelab.core.anatomy import AT_MEAN, MERGED, describe
 
     failing = [g for g in gates if any(studies[m, g]["solved"] < studies[m, g]["seeds"] for m in models)]
     if not failing:
@@ -360,7 +341,7 @@ def picture(name: str, kind: str = ".gif") -> str:
 
 
 def learning_section(name: str, story: dict, others: Sequence[str]) -> list[str]:
-    """The report's opening: one run learning (``story``: gatelab.animation.story), animated."""
+    """The report's opening: one run learning (``story``: gatelab.presentation.animation.story), animated."""
     plateau = story["plateau"]
     lines = [
         f"## Watch a net learn: {story['title']}",
@@ -399,7 +380,7 @@ def learning_section(name: str, story: dict, others: Sequence[str]) -> list[str]
 
 
 def solve_and_fail_section(name: str, stories: Sequence[dict]) -> list[str]:
-    """Runs stacked in one animation (``name``: its picture's, gatelab.animation.picture_name): one
+    """Runs stacked in one animation (``name``: its picture's, gatelab.presentation.animation.picture_name): one
     that solves and one that fails."""
     title = " and ".join(s["title"] for s in stories)
     lines = [f"### {title}, side by side", "", f"![{title}]({picture(name)})", ""]

@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gatelab.errors import GatelabError
-from gatelab.files import atomic_write_text
+from gatelab.infra.errors import GatelabError
+from gatelab.infra.files import atomic_write_text
 
 #: Targets for the inputs 00, 01, 10, 11. XOR and XNOR are the two that no single line separates.
 GATES: dict[str, tuple[int, ...]] = {
@@ -187,7 +187,5 @@ def check_noise_settings(noise: float, samples_per_corner: int, split: Sequence[
     n_train = round(fractions[0] * samples_per_corner)
     n_val = round(fractions[1] * samples_per_corner)
     if n_train < 1 or n_train + n_val > samples_per_corner:
-        raise GatelabError(
-            f"data.samples_per_corner={samples_per_corner} is too few to split {fractions}; use more samples"
-        )
+        raise GatelabError(f"data.samples_per_corner={samples_per_corner} is too few to split {fractions}; use more samples")
     return n_train, n_val

@@ -12,20 +12,27 @@ from pathlib import Path
 
 import torch
 
-from gatelab.files import atomic_write
+from gatelab.core.solved import LN2
+from gatelab.infra.files import atomic_write
 
-# Inputs from -0.25 to 1.25: the four corners sit inside the picture, not on its edge.
+# Inputs from -0.25 to 1.25: the four corners sit inside the picture, not on its edge. (The
+# animations' frames use the same square, more coarsely: gatelab.presentation.animation.)
 LOW, HIGH, RESOLUTION = -0.25, 1.25, 151
 CMAP = "RdBu_r"  # blue: answers 0, red: answers 1, white: 0.5 (undecided)
 PALETTE_COLORS = 64
 
 
-def probability_map(net: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-    """The net's output on a ``RESOLUTION x RESOLUTION`` grid over the square (row 0 is x2 = LOW)."""
-    axis = torch.linspace(LOW, HIGH, RESOLUTION)
+def input_axis(resolution: int = RESOLUTION) -> torch.Tensor:
+    """``resolution`` evenly spaced inputs from LOW to HIGH: each axis of the pictures' square."""
+    return torch.linspace(LOW, HIGH, resolution)
+
+
+def probability_map(net: Callable[[torch.Tensor], torch.Tensor], resolution: int = RESOLUTION) -> torch.Tensor:
+    """The net's output on a ``resolution x resolution`` grid over the square (row 0 is x2 = LOW)."""
+    axis = input_axis(resolution)
     x2, x1 = torch.meshgrid(axis, axis, indexing="ij")
     with torch.no_grad():
-        return net(torch.stack([x1.flatten(), x2.flatten()], dim=1)).reshape(RESOLUTION, RESOLUTION)
+        return net(torch.stack([x1.flatten(), x2.flatten()], dim=1)).reshape(resolution, resolution)
 
 
 def draw_boundary(ax, probs: torch.Tensor, x: torch.Tensor, y: torch.Tensor, title: str) -> None:
@@ -33,13 +40,21 @@ def draw_boundary(ax, probs: torch.Tensor, x: torch.Tensor, y: torch.Tensor, tit
     extent = (LOW, HIGH, LOW, HIGH)
     ax.imshow(probs.numpy(), origin="lower", extent=extent, cmap=CMAP, vmin=0, vmax=1, interpolation="bilinear")
     if probs.min() < 0.5 < probs.max():
-        axis = torch.linspace(LOW, HIGH, RESOLUTION).numpy()
+        axis = input_axis().numpy()
         ax.contour(axis, axis, probs.numpy(), levels=[0.5], colors="black", linewidths=1.2)
     labels = y.flatten().numpy()
     for label, marker in ((0, "o"), (1, "s")):
         points = x[labels == label].numpy()
-        ax.scatter(points[:, 0], points[:, 1], marker=marker, s=60, c="white" if label == 0 else "black",
-                   edgecolors="black", linewidths=1.5, zorder=3)
+        ax.scatter(
+            points[:, 0],
+            points[:, 1],
+            marker=marker,
+            s=60,
+            c="white" if label == 0 else "black",
+            edgecolors="black",
+            linewidths=1.5,
+            zorder=3,
+        )
     ax.set(xlim=(LOW, HIGH), ylim=(LOW, HIGH), xticks=[0, 1], yticks=[0, 1], title=title)
     ax.title.set_fontsize(9)
     ax.tick_params(labelsize=7, length=2)
@@ -87,8 +102,6 @@ def boundary_grid(
 def study_png(result: dict, path: str | Path) -> Path:
     """A seed study in two histograms: when the copies first answer every row right, and the
     final loss of those that did not solve the gate (ln 2 marked: the plateau)."""
-    import math
-
     from matplotlib.figure import Figure
 
     per_seed = result["per_seed"]
@@ -100,7 +113,7 @@ def study_png(result: dict, path: str | Path) -> Path:
     when.set(title="solved seeds: first step with every row right", xlabel="step", ylabel="seeds")
     failed = [loss for loss, ok in zip(per_seed["final_loss"], per_seed["solved"]) if not ok]
     where.hist(failed, bins=30, range=(0, 0.8), color="#e45756")
-    for loss, label in ((math.log(2), "ln 2: 0.5 everywhere"), (math.log(2) / 2, "ln 2/2: one pair merged")):
+    for loss, label in ((LN2, "ln 2: 0.5 everywhere"), (LN2 / 2, "ln 2/2: one pair merged")):
         where.axvline(loss, color="black", linestyle="--", linewidth=0.8)
         where.text(loss, 0.97, f" {label}", transform=where.get_xaxis_transform(), fontsize=6, va="top")
     where.set(title=f"final loss of the {len(failed)} failures", xlabel="loss", ylabel="seeds")

@@ -3,17 +3,18 @@ and summarise a whole model x gate grid."""
 
 from __future__ import annotations
 
-import json
 import pickle
 import zipfile
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
-from gatelab.errors import GatelabError
-from gatelab.files import atomic_write_text
-from gatelab.network import build_mlp
+from gatelab.core.gates import jittered_splits
+from gatelab.core.network import build_mlp
+from gatelab.core.scores import score
+from gatelab.core.solved import is_solved, solved_threshold
+from gatelab.infra.errors import GatelabError
+from gatelab.infra.files import read_json
 
 
 def load_network(ckpt_path: str | Path) -> tuple[torch.nn.Sequential, dict]:
@@ -39,9 +40,7 @@ def load_network(ckpt_path: str | Path) -> tuple[torch.nn.Sequential, dict]:
         net = build_mlp(hparams["hidden"], hparams["activation"], in_features=hparams.get("inputs", 2))
         net.load_state_dict({k.removeprefix("net."): v for k, v in ckpt["state_dict"].items()})
     except (KeyError, TypeError, ValueError, RuntimeError):
-        raise GatelabError(
-            f"{ckpt_path} does not match its recorded architecture or is not a gatelab checkpoint; retrain it"
-        ) from None
+        raise GatelabError(f"{ckpt_path} does not match its recorded architecture or is not a gatelab checkpoint; retrain it") from None
     if not all(torch.isfinite(w).all() for w in ckpt["state_dict"].values()):
         raise GatelabError(f"{ckpt_path} holds weights that are NaN or infinite (a diverged run); retrain it with a lower optimizer.lr")
     return net.eval(), ckpt
@@ -55,30 +54,6 @@ def check_identity(ckpt_path: str | Path, config: dict, run: str, gate: str) -> 
             f"{ckpt_path} holds the run {recorded[0]} on {recorded[1]}, not {run} on {gate} (copied or renamed into "
             f"place?); retrain it: python src/train.py name={run} data.gate={gate}"
         )
-
-
-def score(probs: torch.Tensor, y: torch.Tensor) -> dict:
-    """Accuracy, F1, AUROC, confusion matrix and BCE loss of predicted probabilities ``probs``."""
-    from torchmetrics.functional.classification import (
-        binary_accuracy,
-        binary_auroc,
-        binary_confusion_matrix,
-        binary_f1_score,
-    )
-
-    p, target = probs.flatten(), y.flatten().long()
-    (tn, fp), (fn, tp) = binary_confusion_matrix(p, target).tolist()
-    return {
-        "accuracy": binary_accuracy(p, target).item(),
-        # F1 ranks nothing when no row is 1 and none is answered 1 (f0000 learned): undefined, not 0.
-        "f1": binary_f1_score(p, target).item() if tp + fp + fn else None,
-        # AUROC ranks the 1s against the 0s: undefined for a constant function (f0000, f1111).
-        "auroc": binary_auroc(p, target).item() if 0 < target.sum() < len(target) else None,
-        "loss": F.binary_cross_entropy(probs, y).item(),
-        "confusion_matrix": {"tn": tn, "fp": fp, "fn": fn, "tp": tp},
-        # How far the answer closest to committing is from 0.5: near 0 means "0.5 everywhere".
-        "max_margin": (p - 0.5).abs().max().item(),
-    }
 
 
 def evaluate_checkpoint(
@@ -96,15 +71,11 @@ def evaluate_checkpoint(
         raise GatelabError(f"{ckpt_path} was trained on {net[0].in_features} inputs but {gate} has {x.shape[1]}; retrain it")
     with torch.no_grad():
         metrics = {**score(net(x), y), "steps": ckpt["global_step"]}
-        # Solved, as training and the seed study define it (conf/config.yaml: solved_below).
-        metrics["solved"] = metrics["accuracy"] == 1.0 and metrics["loss"] < config["solved_below"]
+        # Solved, as training and the seed study define it (gatelab.core.solved).
+        metrics["solved"] = is_solved(metrics["accuracy"] == 1.0, metrics["loss"], solved_threshold(config["solved_below"], len(y)))
         data = ckpt.get("datamodule_hyper_parameters") or {}
         if data.get("noise", 0) > 0 or data.get("samples_per_corner", 1) > 1:
-            from gatelab.gates import jittered_splits
-
-            test_x, test_y = jittered_splits(
-                x, y, data["noise"], data["samples_per_corner"], data["split"], data["split_seed"]
-            )["test"]
+            test_x, test_y = jittered_splits(x, y, data["noise"], data["samples_per_corner"], data["split"], data["split_seed"])["test"]
             if len(test_x):
                 metrics["test"] = score(net(test_x), test_y)
     return metrics, net, config
@@ -119,16 +90,6 @@ def summarize(results: dict[tuple[str, str], dict]) -> dict:
     return {"runs": len(table), "solved": sum(m["solved"] for m in results.values()), "table": table}
 
 
-def read_json(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise GatelabError(f"{path} not found; run 'dvc repro' (or the command that writes it) first")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError:
-        raise GatelabError(f"{path} is not valid JSON; rerun the command that writes it") from None
-
-
 def read_study(study_dir: str | Path, name: str, gate: str) -> dict:
     """The seed study of ``name`` on ``gate`` (study/<name>/<gate>.json), checked to be that one."""
     path = Path(study_dir) / name / f"{gate}.json"
@@ -140,7 +101,3 @@ def read_study(study_dir: str | Path, name: str, gate: str) -> dict:
             "into place?); rerun that study with src/study.py"
         )
     return result
-
-
-def write_json(path: str | Path, data: dict) -> Path:
-    return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")

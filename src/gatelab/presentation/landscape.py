@@ -1,6 +1,6 @@
 """The XOR landscape: the seed studies of a sweep over nets and learning rates, as one grid.
 
-Each cell is one study (gatelab.study) of one net at one learning rate, as the sweep of
+Each cell is one study (gatelab.recipes.study) of one net at one learning rate, as the sweep of
 conf/landscape/xor.yaml writes them: how many of its seeds solve the gate (the study's rule), and the
 median step at which the solved ones first answer every row right. The cells are read back from the
 studies' own JSON (their recorded settings say which net and rate they are), checked to be one
@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gatelab.errors import GatelabError
-from gatelab.metrics import read_json
-from gatelab.shards import SHARD_FILE
+from gatelab.config.layout import SHARD_FILE
+from gatelab.core.network import architecture
+from gatelab.infra.errors import GatelabError
+from gatelab.infra.files import check_output_places, read_json, sole_writer, write_json, written_together
+from gatelab.presentation.plots import save_figure
 
 FORMAT = 1
 # What every cell of one landscape shares (the study's summary, and its recorded settings).
@@ -104,16 +106,14 @@ def table(landscape: dict) -> list[str]:
                 continue
             timing = f" ({cell['median_steps']})" if cell["median_steps"] is not None else ""
             row.append(f"{cell['solved']}/{landscape['seeds']}{timing}")
-        lines.append(f"| {'-'.join(map(str, [2, *[width] * depth, 1]))} | " + " | ".join(row) + " |")
+        lines.append(f"| {architecture(2, [width] * depth)} | " + " | ".join(row) + " |")
     return lines
 
 
 def heatmap_png(landscape: dict, path: str | Path) -> Path:
     """The table as a heatmap: a row per net (by depth, then width), a column per learning rate,
     coloured by solve rate and labelled with it and the median step to every row right."""
-    from matplotlib.figure import Figure
-
-    from gatelab.plots import save_figure
+    from matplotlib.figure import Figure  # (matplotlib's import: only when a picture is drawn)
 
     nets, lrs, cells = grid(landscape)
     fig = Figure(figsize=(1.9 + 0.95 * len(lrs), 1.1 + 0.36 * len(nets)), dpi=90, layout="constrained")
@@ -137,7 +137,7 @@ def heatmap_png(landscape: dict, path: str | Path) -> Path:
         if i and depth != nets[i - 1][0]:
             ax.axhline(i - 0.5, color="white", linewidth=3)  # between depths
     ax.set_xticks(range(len(lrs)), [f"{lr:g}" for lr in lrs])
-    ax.set_yticks(range(len(nets)), ["-".join(map(str, [2, *[w] * d, 1])) for d, w in nets])
+    ax.set_yticks(range(len(nets)), [architecture(2, [w] * d) for d, w in nets])
     ax.set(xlabel="learning rate")
     ax.tick_params(labelsize=8, length=2)
     fig.colorbar(image, ax=ax, shrink=0.6, label="share solved").ax.tick_params(labelsize=7)
@@ -154,9 +154,6 @@ def percent(solved: int, seeds: int) -> str:
 
 def write_landscape(places: list[str | Path], out_json: str | Path, out_png: str | Path) -> dict:
     """Collect, then write the JSON and the heatmap together (or neither)."""
-    from gatelab.files import check_output_places, sole_writer, written_together
-    from gatelab.metrics import write_json
-
     landscape = collect(places)
     outputs = [Path(out_json), Path(out_png)]
     check_output_places([str(path) for path in outputs])

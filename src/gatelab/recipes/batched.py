@@ -17,11 +17,11 @@ compiles is a setting of the study (``study.compile``), the same for every shard
 choice of the machine.
 
 Every step records, per copy, whether it answers every row right, so the first step at which
-it does is exact. After each epoch, each copy that is *solved* (every row right and the loss below
-``threshold``: the single run's early-stopping rule) for the first time keeps its weights as its
+it does is exact. After each epoch, each copy that is *solved* (gatelab.core.solved, with the
+``threshold`` of the single run's early stopping on these rows) for the first time keeps its weights as its
 end state (``end_weights``): where its own early-stopped run would end, whatever the other copies
 do. So a copy's results do not depend on which copies share its batch, and a study split into
-shards of seeds merges to exactly the unsplit study (``gatelab.shards``). Training stops once every
+shards of seeds merges to exactly the unsplit study (``gatelab.recipes.shards``). Training stops once every
 copy is solved; a copy never solved ends where the budget ends.
 """
 
@@ -34,10 +34,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gatelab.backprop import ACTIVATION_AND_DERIVATIVE, bce, chain_rule, forward_with_cache
-from gatelab.errors import Diverged, GatelabError
+from gatelab.core.chain_rule import ACTIVATION_AND_DERIVATIVE, bce, chain_rule, forward_with_cache
+from gatelab.core.network import build_mlp, check_hidden
+from gatelab.core.solved import all_right, is_solved
+from gatelab.infra.compat import is_compiler_failure, is_nan_bce_input
+from gatelab.infra.errors import Diverged, GatelabError
 from gatelab.models import ManyStepsPerBatch, OptimizerFactory
-from gatelab.network import build_mlp, check_hidden
 
 NOT_YET = -1
 
@@ -159,7 +161,7 @@ class SeedStudy(ManyStepsPerBatch):
         try:
             loss = summed_bce(y_hat, y, self.row_weight(y))
         except RuntimeError as err:  # torch's BCE refuses NaN outputs (checked per batch: here, first)
-            if "between 0 and 1" not in str(err):
+            if not is_nan_bce_input(err):
                 raise
             check_finite(y_hat, max(self.global_step - 1, 0), self.global_step)
             raise
@@ -175,7 +177,9 @@ class SeedStudy(ManyStepsPerBatch):
         with torch.no_grad():  # (torch.func.grad differentiates anyway; no graph is kept around it)
             try:
                 grads, y_hat, correct = self._compiled_gradients(params, x, y, self.row_weight(y))
-            except torch._dynamo.exc.BackendCompilerFailed as err:  # a machine without a C++ compiler, for one
+            except Exception as err:
+                if not is_compiler_failure(err):
+                    raise
                 reason = str(err).strip().splitlines()[0][:300]
                 raise GatelabError(f"torch.compile could not build the study's step ({reason}); set study.compile=false") from None
         for param, grad in zip(params, grads):
@@ -211,7 +215,7 @@ class SeedStudy(ManyStepsPerBatch):
     def solved_now(self) -> torch.Tensor:
         """``[S]``: each copy solved (every row right, loss below the threshold) as of the last batch."""
         y_hat, y = self._last_step
-        return all_right(y_hat, y).flatten() & (bce(y_hat, y) < self.threshold)
+        return is_solved(all_right(y_hat, y).flatten(), bce(y_hat, y), self.threshold)
 
     def on_train_epoch_end(self) -> None:
         solved = self.solved_now()
@@ -253,11 +257,6 @@ class SeedStudy(ManyStepsPerBatch):
             {"params": [*self.weight_groups[g * layers:(g + 1) * layers], *self.bias_groups[g * layers:(g + 1) * layers]], "lr": lr}
             for g, lr in enumerate(self.lrs)
         ])  # fmt: skip
-
-
-def all_right(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """``[S, 1]``: each copy answers every row right."""
-    return ((y_hat > 0.5) == (y > 0.5)).all(dim=1)
 
 
 def join_groups(params: list[torch.Tensor], groups: int) -> list[torch.Tensor]:
@@ -304,6 +303,5 @@ def compiled_gradients(activations, layers: int, groups: int):
 def check_finite(y_hat: torch.Tensor, first_step: int, last_step: int) -> None:
     if y_hat.isnan().any():
         raise Diverged(
-            f"the outputs of some copies became NaN between steps {first_step} and {last_step}: "
-            "training diverged; lower optimizer.lr"
+            f"the outputs of some copies became NaN between steps {first_step} and {last_step}: training diverged; lower optimizer.lr"
         )

@@ -7,10 +7,10 @@ exactly the summary one job training all of them writes, byte for byte.
 
 Each shard is an ordinary job of any Hydra launcher (the basic one, joblib, submitit on a SLURM
 cluster) and writes ``<study_dir>/<name>/<gate>.shard-<i>-of-<K>.json``: its copies' facts
-(``gatelab.study.facts_of``) and the run's resolved config. A copy's facts do not depend on which
-copies share its batch (``gatelab.batched``: each ends where its own run stops), so merging is
+(``gatelab.recipes.summary.facts_of``) and the run's resolved config. A copy's facts do not depend on which
+copies share its batch (``gatelab.recipes.batched``: each ends where its own run stops), so merging is
 concatenating them in seed order and summarizing them with the same function as an unsharded
-study (``gatelab.study.summarize_facts``).
+study (``gatelab.recipes.summary.summarize_facts``).
 
 A set of shards is merged only if it is whole and of one run: every shard 0..K-1 exactly once,
 each the seed range its number names with one fact per seed, all of the same model, gate and
@@ -20,39 +20,35 @@ shards of different settings) is refused in one line, and nothing is written.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from gatelab.errors import GatelabError, exit_from_hydra_callback
+from gatelab.config.layout import SHARD_FILE, is_run_name, shown_path
+from gatelab.config.planning import shard_range
+from gatelab.config.record import changed_settings, resolved_config
+from gatelab.infra.errors import GatelabError, exit_from_hydra_callback
+from gatelab.infra.files import check_output_places, read_json, sole_writer, write_json, written_together
+from gatelab.recipes.summary import format_study, summarize_facts, write_study
 
 FORMAT = "gatelab-study-shard-1"
-SHARD_FILE = re.compile(r"(?P<gate>.+)\.shard-(?P<shard>\d+)-of-(?P<shards>\d+)\.json")
 # Settings that may differ between the shards of one study: which shard, and where each writes.
 PER_SHARD = {"study.shard"}
 
 
-def shard_file(study_dir: str, name: str, gate: str, shard: int, shards: int) -> str:
-    return f"{study_dir}/{name}/{gate}.shard-{shard}-of-{shards}.json"
-
-
-def write_shard(cfg: DictConfig, seeds: range, steps: int, facts: dict, settings: dict, path: Path) -> dict:
+def write_shard(cfg: DictConfig, seeds: range, steps: int, facts: dict, settings: dict, threshold: float, path: Path) -> dict:
     """Write one shard's facts; returns what the command prints."""
-    from gatelab.metrics import write_json
-    from gatelab.training import resolved_config, shown_path
-
     shard = {
         "format": FORMAT,
         "model": cfg.name,
         "gate": cfg.data.gate,
         "shard": cfg.study.shard,
         "shards": cfg.study.shards,
-        "seeds": [seeds.start, seeds.stop],  # first_seed + shard * seeds // shards, ...: gatelab.study.shard_range
+        "seeds": [seeds.start, seeds.stop],  # first_seed + shard * seeds // shards, ...: gatelab.recipes.study.shard_range
         "steps": steps,
-        "threshold": cfg.solved_below,
+        "threshold": threshold,
         "settings": settings,
         "config": resolved_config(cfg),
         "per_seed": facts,
@@ -88,10 +84,6 @@ def find_shards(places: list[str | Path]) -> dict[tuple[str, str], list[Path]]:
 
 def merge(paths: list[Path]) -> dict:
     """The summary of one study from all its shard files, or a one-line error naming what is wrong."""
-    from gatelab.metrics import read_json
-    from gatelab.study import shard_range, summarize_facts
-    from gatelab.training import changed_settings
-
     shards = [read_json(path) for path in paths]
     for path, shard in zip(paths, shards):
         if not isinstance(shard, dict) or shard.get("format") != FORMAT:
@@ -121,7 +113,9 @@ def merge(paths: list[Path]) -> dict:
         seeds = shard_range(study["first_seed"], study["seeds"], shard["shard"], count)
         lengths = {len(values) for values in shard["per_seed"].values()}
         if shard["seeds"] != [seeds.start, seeds.stop] or lengths != {len(seeds)}:
-            raise GatelabError(f"{path} does not hold the seeds {seeds.start}..{seeds.stop - 1} that shard {shard['shard']} of {count} trains")
+            raise GatelabError(
+                f"{path} does not hold the seeds {seeds.start}..{seeds.stop - 1} that shard {shard['shard']} of {count} trains"
+            )
         for key, values in shard["per_seed"].items():
             facts[key] += values
     seeds = range(study["first_seed"], study["first_seed"] + study["seeds"])
@@ -135,13 +129,9 @@ def merge_and_write(places: list[str | Path], out_dir: str | Path) -> list[dict]
     """Merge every study whose shards are in ``places`` and write it under ``out_dir``
     (study/<name>/<gate>.json, plots/study/<name>/<gate>.png): all checked before anything is
     written, then written together."""
-    from gatelab.config import NAME
-    from gatelab.files import check_output_places, sole_writer, written_together
-    from gatelab.study import write_study
-
     studies = {key: merge(paths) for key, paths in sorted(find_shards(places).items())}
     for name, _ in studies:
-        if not NAME.fullmatch(name) or ".." in name:
+        if not is_run_name(name):
             raise GatelabError(f"{name!r} (a shard's folder) is not a run's name")
     outputs = {(name, gate): (Path(out_dir, "study", name, f"{gate}.json"), Path(out_dir, "plots/study", name, f"{gate}.png"))
                for name, gate in studies}  # fmt: skip
@@ -160,9 +150,7 @@ class MergeShards(Callback):
         if not sweep_dir.is_dir() or not any(sweep_dir.rglob("*.shard-*-of-*.json")):
             return
         try:
-            from gatelab.study import format_study
-
             for result in merge_and_write([sweep_dir], sweep_dir):
                 print(format_study(result))
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             exit_from_hydra_callback(err, "merging the shards: ")

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import torch
 
-from gatelab.network import build_mlp
+from gatelab.core.network import build_mlp
 
 
 def train_plain(

@@ -1,0 +1,68 @@
+"""Where a run writes: its name as a folder, and every file and folder a run, a study or a shard of
+one puts its results in (the places conf/paths/ configures)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from gatelab.config.planning import study_cells
+from gatelab.infra.errors import GatelabError
+
+# A run's name is one folder name: models/<name>/<gate>.ckpt must stay inside models/.
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+=,-]*")
+# One shard of a study's seeds (gatelab.recipes.shards).
+SHARD_FILE = re.compile(r"(?P<gate>.+)\.shard-(?P<shard>\d+)-of-(?P<shards>\d+)\.json")
+
+
+def is_run_name(name: object) -> bool:
+    return isinstance(name, str) and NAME.fullmatch(name) is not None and ".." not in name
+
+
+def check_name(name: object) -> None:
+    if not is_run_name(name):
+        raise GatelabError(
+            f"name must be one folder name (letters, digits and . _ + = , -; not starting with . or -), got {name!r}: "
+            "it names the run's folders, models/<name>/ and the like"
+        )
+
+
+def output_files(cfg: DictConfig) -> list[str]:
+    """The files a run (or a study) writes."""
+    if "study" in cfg and cfg.study.get("lrs") is not None:
+        return [path for cell in study_cells(cfg) for path in output_files(cell)]
+    if "study" in cfg:
+        if cfg.study.shards > 1:
+            return [shard_file(cfg.paths.study_dir, cfg.name, cfg.data.gate, cfg.study.shard, cfg.study.shards)]
+        return [study_json(cfg), study_png(cfg)] if cfg.study.get("picture", True) else [study_json(cfg)]
+    snapshots = (cfg.get("callbacks") or {}).get("snapshots")
+    files = [cfg.ckpt_path, cfg.resume_path, cfg.paths.run_config, snapshots.path if snapshots else None]
+    return [f for f in files if f]
+
+
+def output_folders(cfg: DictConfig) -> list[str]:
+    logger = cfg.get("logger") or {}
+    return [folder for folder in (logger.get("dir"), logger.get("save_dir")) if folder]
+
+
+def study_json(cfg: DictConfig) -> str:
+    return f"{cfg.paths.study_dir}/{cfg.name}/{cfg.data.gate}.json"
+
+
+def study_png(cfg: DictConfig) -> str:
+    return f"{cfg.paths.plots_dir}/study/{cfg.name}/{cfg.data.gate}.png"
+
+
+def shard_file(study_dir: str, name: str, gate: str, shard: int, shards: int) -> str:
+    return f"{study_dir}/{name}/{gate}.shard-{shard}-of-{shards}.json"
+
+
+def shown_path(path: str | Path) -> str:
+    """``path`` relative to the working directory when it is inside it (runs/..., models/...)."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
