@@ -11,6 +11,7 @@ and landscape.png in the one folder given) and prints the table. Lightning is no
 """
 
 import argparse
+from pathlib import Path
 
 from gatelab.infra.errors import GatelabError, exit_on_user_error
 
@@ -26,8 +27,6 @@ def parse_args():
 def main() -> None:
     args = parse_args()
     with exit_on_user_error():
-        from pathlib import Path
-
         # Here, not at the top: torch takes seconds to import, and --help does not need it.
         from gatelab.presentation.landscape import find_studies, table, write_landscape
 

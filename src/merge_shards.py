@@ -10,6 +10,7 @@ The default --out-dir is the one folder given. Lightning is not imported.
 """
 
 import argparse
+from pathlib import Path
 
 from gatelab.infra.errors import GatelabError, exit_on_user_error
 
@@ -24,8 +25,6 @@ def parse_args():
 def main() -> None:
     args = parse_args()
     with exit_on_user_error():
-        from pathlib import Path
-
         # Here, not at the top: torch takes seconds to import, and --help does not need it.
         from gatelab.recipes.shards import find_shards, merge_and_write
         from gatelab.recipes.summary import format_study

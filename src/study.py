@@ -22,6 +22,7 @@ def main(cfg: DictConfig) -> dict:
         from gatelab.config.checks import check_config
 
         check_config(cfg, create_folders=False)
+        # The recipe, and Lightning with it, only now.
         from gatelab.recipes.shards import format_shard
         from gatelab.recipes.study import run_study
         from gatelab.recipes.summary import format_study

@@ -20,6 +20,7 @@ def main(cfg: DictConfig) -> dict:
         from gatelab.config.checks import check_config
 
         check_config(cfg, create_folders=False)
+        # The recipe, and Lightning with it, only now.
         from gatelab.recipes.training import format_summary, train
 
         result = train(cfg)

@@ -95,3 +95,17 @@ def test_unknown_activation_is_refused():
 
     with pytest.raises(GatelabError, match="sigmoid, tanh, relu"):
         GateMLP([2], "swish")
+
+
+def test_the_config_layer_knows_the_manual_model_by_its_path():
+    """gatelab.config.record tells a manual-backprop config by its _target_ (the config layer
+    imports no Lightning): that path is the class's, and both conf/model/manual*.yaml name it."""
+    import yaml
+
+    from conftest import CONF
+    from gatelab.backprop import ManualBackpropMLP
+    from gatelab.config.record import MANUAL_MODEL, trains_by_hand
+
+    assert f"{ManualBackpropMLP.__module__}.{ManualBackpropMLP.__qualname__}" == MANUAL_MODEL
+    by_hand = {path.stem for path in (CONF / "model").glob("*.yaml") if trains_by_hand(yaml.safe_load(path.read_text()))}
+    assert by_hand == {"manual", "manual_lab"}

@@ -1,9 +1,11 @@
-"""Every command the README shows, run in order in a reproduced copy of the repository, leaves
-`git status` and `dvc status` as they were, or changes them exactly as the README says.
+"""Every command the README and docs/ show, run in order in a reproduced copy of the repository,
+leaves `git status` and `dvc status` as they were, or changes them exactly as the page says.
 
-Runs by hand write only into runs/ (git-ignored); `dvc exp run` in the workspace changes the `-S`
-file, dvc.lock and the pipeline's results, and `git checkout . && dvc checkout` puts them back;
-queued experiments leave the workspace alone.
+The commands are read from README.md and then from the docs/ pages in the order the README lists
+them (``pages_in_order``): runs by hand first, then the pipeline's, the experiments last. Runs by
+hand write only into runs/ (git-ignored); `dvc exp run` in the workspace changes the `-S` file,
+dvc.lock and the pipeline's results, and `git checkout . && dvc checkout` puts them back; queued
+experiments leave the workspace alone.
 
 The commands run in parts (``readme_parts``), each in a copy of its own, so that pytest-xdist's
 workers share them out: a part starts where the commands before it have left nothing behind that
@@ -21,7 +23,7 @@ import pytest
 
 from conftest import ROOT, git, run
 
-# Commands the README shows that this test does not run, and why.
+# Commands the README or docs/ show that this test does not run, and why.
 NOT_RUN = {
     "python3 -m venv": "the quick start itself: CI runs it on a fresh clone (.ci/run)",
     "pip install -e '.[cluster]'": "installs a package (the test extra has it: CI installs it)",
@@ -31,7 +33,7 @@ NOT_RUN = {
     "src/landscape.py runs/<date>/<time>": "a placeholder for a sweep's folder (tests/test_landscape.py runs it)",
 }
 
-# Commands that end with a one-line error on a machine like CI's, as the README says they do.
+# Commands that end with a one-line error on a machine like CI's, as docs/using.md says they do.
 EXPECTED_ERRORS = {
     "trainer.accelerator=gpu": "no GPU found on this machine",  # (on a machine with a GPU it trains)
     "resume=true": "there is no interrupted run to resume",  # the run before it was not interrupted here
@@ -41,24 +43,35 @@ EXPECTED_ERRORS = {
 # pipeline's commands after the runs by hand, and each kind of experiment.
 PART_STARTS = ("dvc repro", "dvc exp run -S", "dvc exp run --queue")
 
-# What `dvc exp run` in the workspace may change (the README lists it).
+# What `dvc exp run` in the workspace may change (docs/pipeline.md lists it).
 EXPERIMENT_CHANGES = ("dvc.lock", "metrics/", "plots/", "dvclive/", "study/", "reports/")
 
 
-def readme_commands() -> list[str]:
-    """The commands in the README's bash blocks, in order (continuation lines joined, comments dropped)."""
+def pages_in_order() -> list[Path]:
+    """README.md, then the pages of docs/ in the order of the README's list of them (its section
+    "Documentation"): runs by hand before the pipeline, whose experiments come last."""
     readme = (ROOT / "README.md").read_text()
+    listed = readme[readme.index("\n## Documentation\n") :].split("\n## ")[1]
+    pages = re.findall(r"^- \[[^\]]*\]\((docs/[\w.-]+\.md)\)", listed, re.M)
+    return [ROOT / "README.md", *(ROOT / page for page in dict.fromkeys(pages))]
+
+
+def readme_commands() -> list[str]:
+    """The commands in the bash blocks of the README and docs/, in order (continuation lines joined,
+    comments dropped)."""
     commands = []
-    for block in re.findall(r"```bash\n(.*?)```", readme, re.S):
-        for line in block.replace("\\\n", " ").splitlines():
-            command = re.split(r"\s+# ", " " + line)[0].strip()  # a comment starts with "# " after a space
-            if command and not command.startswith("#"):
-                commands.append(" ".join(command.split()))
+    for page in pages_in_order():
+        for block in re.findall(r"```bash\n(.*?)```", page.read_text(), re.S):
+            for line in block.replace("\\\n", " ").splitlines():
+                command = re.split(r"\s+# ", " " + line)[0].strip()  # a comment starts with "# " after a space
+                if command and not command.startswith("#"):
+                    commands.append(" ".join(command.split()))
     return commands
 
 
 def readme_parts() -> list[list[str]]:
-    """The README's commands that this test runs, in order, cut before each run of PART_STARTS."""
+    """The commands of the README and docs/ that this test runs, in order, cut before each run of
+    PART_STARTS."""
     parts, previous = [[]], ""
     for command in readme_commands():
         if any(skipped in command for skipped in NOT_RUN):
@@ -75,7 +88,12 @@ def test_the_readme_shows_the_commands_this_test_knows():
     commands = readme_commands()
     assert len(commands) > 30
     for skipped in NOT_RUN:
-        assert any(skipped in command for command in commands), f"the README no longer shows {skipped!r}"
+        assert any(skipped in command for command in commands), f"neither the README nor docs/ shows {skipped!r} any more"
+
+
+def test_every_page_with_commands_is_read():
+    """Every page of docs/ is read (the README lists it), so a command shown anywhere is run."""
+    assert sorted(pages_in_order()[1:]) == sorted((ROOT / "docs").glob("*.md"))
 
 
 def status(repo: Path) -> tuple[list[str], dict]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -214,6 +215,41 @@ def test_a_study_gives_single_runs_results_for_the_same_seeds(tmp_path, data_dir
         assert per_seed["final_loss"][i] == pytest.approx(single["loss"], abs=2e-6), seed
 
 
+STUDIED_WITH_EARLY_STOPPING = {
+    "mlp2 on xor (4 rows: solved below solved_below)": ["model=mlp2", "data=xor"],
+    # 16 rows: a run is solved below ln 2 / 16 = 0.0433, under solved_below = 0.05 (gatelab.core.solved)
+    "4-8-1 tanh on parity4 (16 rows: solved below ln 2 / 16)": ["model=mlp2", "model.hidden=[8]", "model.activation=tanh", "data=gate",
+                                                                "data.gate=parity4", "trainer.max_steps=3000"],
+}  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("overrides", STUDIED_WITH_EARLY_STOPPING.values(), ids=STUDIED_WITH_EARLY_STOPPING)
+def test_a_study_copy_ends_where_its_own_early_stopped_run_ends(tmp_path, data_dir, make_cfg, overrides):
+    """Each copy ends where its single run, early stopping on (the default callbacks), stops: the
+    same verdict, and for a solved seed the same final loss (so the same stopping step: the loss
+    still falls by more than 1e-6 per step there); the study trains until its last copy's run stops."""
+    from gatelab.recipes.training import train
+
+    seeds = [0, 1, 2, 3]
+    out = run_cli(
+        "src/study.py", *overrides, f"study.seeds={len(seeds)}", f"paths.data_dir={data_dir}", f"paths.out_dir={tmp_path}",
+        "trainer.enable_progress_bar=false",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    study = json.loads(next((tmp_path / "study").rglob("*.json")).read_text())
+    singles = [train(make_cfg(*overrides, f"seed={seed}", f"name=single-{seed}")) for seed in seeds]
+    rows = len(truth_table(singles[0]["gate"])[0])
+    assert study["threshold"] == pytest.approx(min(0.05, math.log(2) / rows))
+    for i, single in enumerate(singles):
+        solved = single["accuracy"] == 1.0 and single["loss"] < study["threshold"]
+        assert study["per_seed"]["solved"][i] == solved, (seeds[i], single)
+        if solved:
+            assert study["per_seed"]["final_loss"][i] == pytest.approx(single["loss"], abs=2e-6), (seeds[i], single)
+    if all(study["per_seed"]["solved"]):
+        assert study["steps"] == max(single["steps"] for single in singles)
+
+
 BAD_STUDY_SETTINGS = [
     ("study.seeds=0", "study.seeds must be a positive integer"),
     ("model=manual optimizer=adam", "use optimizer=sgd"),
@@ -224,6 +260,8 @@ BAD_STUDY_SETTINGS = [
     ("study.compile=1", "study.compile must be auto, true or false"),  # 1 == True, but not a choice
     ("study.compile=null", "study.compile must be auto, true or false"),
     ("model=manual study.compile=true", "study.compile=true compiles autograd's step"),
+    ("data.noise=0.1", "the seed study trains on the exact truth table"),
+    ("data.samples_per_corner=5", "the seed study trains on the exact truth table"),
 ]
 
 

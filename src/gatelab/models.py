@@ -23,6 +23,9 @@ from collections.abc import Callable, Iterable, Sequence
 import lightning as L
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.plugins.precision import DoublePrecision, Precision
+from lightning.pytorch.strategies import SingleDeviceStrategy
 from torchmetrics.functional.classification import binary_accuracy
 
 from gatelab.config.checks import check_positive_int
@@ -65,9 +68,6 @@ class ManyStepsPerBatch(L.LightningModule):
 def backward_needs_no_lightning(trainer: L.Trainer) -> bool:
     """One process (no gradient sync), a precision that does not scale the loss (32 or 64-bit), and
     no callback or module hook listening to the backward: ``manual_backward`` would add nothing."""
-    from lightning.pytorch.callbacks import Callback
-    from lightning.pytorch.plugins.precision import DoublePrecision, Precision
-    from lightning.pytorch.strategies import SingleDeviceStrategy
 
     def listens(obj: object, base: type) -> bool:
         return any(getattr(type(obj), hook) is not getattr(base, hook) for hook in ("on_before_backward", "on_after_backward"))

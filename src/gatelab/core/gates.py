@@ -59,7 +59,7 @@ CODE = re.compile(r"f[01]{4}")
 PARITY = re.compile(r"parity([2-9]|1[0-2])")  # up to 4096 rows
 
 if TYPE_CHECKING:
-    import torch
+    import torch  # (here: writing the CSV files, src/generate.py, needs no torch)
 
 
 def inputs(n: int) -> list[tuple[int, ...]]:
@@ -95,7 +95,7 @@ def header(n: int) -> list[str]:
 
 def truth_table(name: str) -> tuple[torch.Tensor, torch.Tensor]:
     """``(X, Y)`` float32 tensors of shape ``[2^n, n]`` and ``[2^n, 1]``."""
-    import torch
+    import torch  # (here: writing the CSV files, src/generate.py, needs no torch)
 
     ys = targets(name)
     x = torch.tensor(inputs(n_inputs(name)), dtype=torch.float32)
@@ -143,7 +143,7 @@ def read_gate_csv(path: str | Path) -> tuple[torch.Tensor, torch.Tensor]:
         shown = [",".join(map(str, r)) for r in rows_in]
         raise GatelabError(f"{path}: expected each of the {2**n} inputs exactly once, got {shown}")
     values.sort()
-    import torch
+    import torch  # (here: writing the CSV files, src/generate.py, needs no torch)
 
     table = torch.tensor(values, dtype=torch.float32)
     return table[:, :n], table[:, n:]
@@ -158,7 +158,7 @@ def jittered_splits(
     corner's points are divided by the fractions ``split`` (train, val, test), so every set has
     every corner. The same arguments always give the same tensors.
     """
-    import torch
+    import torch  # (here: writing the CSV files, src/generate.py, needs no torch)
 
     n_train, n_val = check_noise_settings(noise, samples_per_corner, split)
     generator = torch.Generator().manual_seed(seed)

@@ -34,9 +34,14 @@ def solved_threshold(solved_below: float, rows: int) -> float:
     return min(solved_below, LN2 / rows)
 
 
+def rows_right(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Whether each row is right (the notes' ``y_pred > 0.5``), elementwise."""
+    return (y_hat > 0.5) == (y > 0.5)
+
+
 def all_right(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Whether every row is right: ``[..., 1]`` for outputs ``[..., rows, 1]`` (one net, or stacked copies)."""
-    return ((y_hat > 0.5) == (y > 0.5)).all(dim=-2)
+    return rows_right(y_hat, y).all(dim=-2)
 
 
 def is_solved(right: torch.Tensor | bool, loss: torch.Tensor | float, threshold: float) -> torch.Tensor | bool:

@@ -83,6 +83,7 @@ BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 def sweep_job_overrides(arguments: list[str]) -> tuple[list[list[str]], set[str]]:
     """Each job's overrides, in the order Hydra's basic sweeper runs them (its own static method
     ``split_arguments``), and the keys swept. Imported here, not at the top: Hydra's internals."""
+    # Here, not at the top: this module sits below the configuration layer, which alone calls this.
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
@@ -95,7 +96,7 @@ def sweep_job_overrides(arguments: list[str]) -> tuple[list[list[str]], set[str]
 def set_hydra_config(config) -> None:
     """Make ``config`` the one that ``${hydra:...}`` interpolations resolve against (Hydra keeps it in
     a process-wide singleton, which its launcher sets for each job)."""
-    from hydra.core.hydra_config import HydraConfig
+    from hydra.core.hydra_config import HydraConfig  # (here, as in sweep_job_overrides)
 
     HydraConfig.instance().set_config(config)
 

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from filelock import FileLock, Timeout  # (torch's dependency, and ours)
+
 from gatelab.infra.errors import GatelabError
 
 UMASK = os.umask(0o022)
@@ -137,8 +139,6 @@ def sole_writer(paths: list[str | os.PathLike], command: str) -> Iterator[None]:
     line instead of mixing its files with the first one's. The locks live in the system's temp
     folder (a lock file per absolute path), not among the outputs; they coordinate the processes of
     one machine."""
-    from filelock import FileLock, Timeout  # (torch's dependency, and ours)
-
     folder = Path(tempfile.gettempdir()) / f"gatelab-locks-{os.getuid() if hasattr(os, 'getuid') else 0}"
     folder.mkdir(exist_ok=True)
     locks = []

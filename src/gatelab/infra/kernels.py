@@ -19,7 +19,7 @@ Measured cost: 1.00x to 1.03x the unpinned time (``python bench/kernels.py``). A
 has already set is left alone, and ``GATELAB_PIN_CPU_KERNELS=0`` turns pinning off (torch's and
 MKL's own choice).
 On other CPUs (ARM, x86 without AVX2) nothing is pinned: results may differ in their last bits
-there, and the README says what stays identical.
+there, and docs/reproducibility.md says what stays identical.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from gatelab.core import snapshot_file
 from gatelab.core.anatomy import classify, row_names
 from gatelab.core.hidden_space import HiddenView, hidden_view, last_hidden
 from gatelab.core.network import architecture, build_mlp, linear_layers
-from gatelab.core.solved import LN2, PLATEAU, UNDECIDED, is_solved, on_plateau, solved_threshold
+from gatelab.core.solved import LN2, PLATEAU, UNDECIDED, is_solved, on_plateau, rows_right, solved_threshold
 from gatelab.infra.errors import GatelabError
 from gatelab.infra.files import atomic_write
 from gatelab.presentation.plots import HIGH, LOW, input_axis, probability_map, save_figure
@@ -67,7 +67,7 @@ class Recording:
             with torch.no_grad():
                 y_hat = self.net(i)(self.x)
             losses.append(torch.nn.functional.binary_cross_entropy(y_hat, self.y))
-            accuracies.append(((y_hat > 0.5) == (self.y > 0.5)).float().mean())
+            accuracies.append(rows_right(y_hat, self.y).float().mean())
         self.loss, self.accuracy = torch.stack(losses), torch.stack(accuracies)
 
     def net(self, i: int) -> nn.Sequential:
@@ -266,7 +266,7 @@ class RunRow:
             ax.yaxis.label.set_color(UNIT_COLORS[1])
 
     def loss_panel(self, ax, last_step: int):
-        import matplotlib.ticker
+        import matplotlib.ticker  # (matplotlib when drawing: evaluate reads stories without it)
 
         recording = self.recording
         steps, loss = recording.steps.numpy(), recording.loss.numpy()
@@ -351,7 +351,7 @@ ROW_HEIGHT, ROW_WIDTH = 3.3, 11.0  # inches
 
 
 def row_figure(rows: int):
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # (matplotlib when drawing: evaluate reads stories without it)
 
     fig = Figure(figsize=(ROW_WIDTH, ROW_HEIGHT * rows), dpi=DPI)
     grid = fig.add_gridspec(rows, 3, width_ratios=[1, 1, 1.75], left=0.05, right=0.95, bottom=0.14 / rows,
@@ -382,7 +382,7 @@ class FrameRenderer:
     change; tests/test_pipeline.py compares them byte for byte)."""
 
     def __init__(self, fig):
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # (when drawing, as above)
 
         self.fig, self.canvas = fig, FigureCanvasAgg(fig)
         for artist in changing_artists(fig):
@@ -392,7 +392,7 @@ class FrameRenderer:
 
     def render(self):
         """The figure as it is now, as an RGB image."""
-        from PIL import Image
+        from PIL import Image  # (when drawing, as above)
 
         self.canvas.restore_region(self.background)
         renderer = self.canvas.get_renderer()
@@ -431,7 +431,7 @@ def animate(recordings: Sequence[Recording], path: str | Path, frames_per_run: i
 def save_gif(images, durations: Sequence[int], path: str | Path) -> Path:
     """Frames sharing one palette (taken from the first, middle and last frames: no flicker), saved
     with no metadata. Pillow stores only each frame's changed rectangle."""
-    from PIL import Image
+    from PIL import Image  # (when drawing, as above)
 
     samples = [images[0], images[len(images) // 2], images[-1]]
     sheet = Image.new("RGB", (images[0].width, images[0].height * len(samples)))
@@ -446,7 +446,7 @@ def save_gif(images, durations: Sequence[int], path: str | Path) -> Path:
 def strip(recording: Recording, path: str | Path) -> Path:
     """A PNG of the key frames (start, plateau, escape, the end): input and hidden space for each,
     over the whole loss curve with the key frames marked."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # (matplotlib when drawing: evaluate reads stories without it)
 
     keys = key_frames(recording)
     frames = list(keys.values())

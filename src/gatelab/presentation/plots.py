@@ -61,6 +61,8 @@ def draw_boundary(ax, probs: torch.Tensor, x: torch.Tensor, y: torch.Tensor, tit
 
 
 def save_figure(fig, path: str | Path, colors: int = PALETTE_COLORS) -> Path:
+    # matplotlib and Pillow here, not at the top: a second or more to import, and training (which
+    # imports this module for the seed study's picture) mostly draws nothing.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from PIL import Image
 
@@ -73,7 +75,7 @@ def save_figure(fig, path: str | Path, colors: int = PALETTE_COLORS) -> Path:
 
 def boundary_png(probs: torch.Tensor, x: torch.Tensor, y: torch.Tensor, title: str, path: str | Path) -> Path:
     """One run's decision boundary, 240 x 240 pixels."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # (see save_figure: imported when drawing)
 
     fig = Figure(figsize=(3, 3), dpi=80, layout="constrained")
     draw_boundary(fig.add_subplot(), probs, x, y, title)
@@ -88,7 +90,7 @@ def boundary_grid(
     path: str | Path,
 ) -> Path:
     """Decision boundaries in a grid, ``cells[row, column] = (probs, x, y, caption)``."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # (see save_figure: imported when drawing)
 
     fig = Figure(figsize=(1.9 * len(columns), 1.9 * len(rows) + 0.4), dpi=80, layout="constrained")
     fig.suptitle(title, fontsize=11)
@@ -102,7 +104,7 @@ def boundary_grid(
 def study_png(result: dict, path: str | Path) -> Path:
     """A seed study in two histograms: when the copies first answer every row right, and the
     final loss of those that did not solve the gate (ln 2 marked: the plateau)."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # (see save_figure: imported when drawing)
 
     per_seed = result["per_seed"]
     fig = Figure(figsize=(7, 2.6), dpi=80, layout="constrained")

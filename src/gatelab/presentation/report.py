@@ -1,4 +1,4 @@
-"""The markdown report that `dvc repro` writes to reports/summary.md (and the README embeds).
+"""The markdown report that `dvc repro` writes to reports/summary.md (the README shows its first tables).
 
 Every setting it names (optimizer, learning rate, seeds, architecture, step budget, the solved
 rule) is read from the configs the runs recorded: checkpoints keep their resolved config, study
@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
+from gatelab.core.anatomy import AT_MEAN, MERGED, describe
 from gatelab.core.gates import FUNCTIONS
 from gatelab.core.solved import LN2, UNDECIDED
+from gatelab.presentation.landscape import grid, table
 
 Results = dict[tuple[str, str], dict]
 
@@ -172,8 +174,6 @@ def deep_study_section(studies: dict[int, dict]) -> list[str]:
 
 
 def describe_failures(study: dict) -> str:
-    from gatelab.core.anatomy import describe
-
     return describe(study["failures"])
 
 
@@ -212,8 +212,6 @@ def study_section(studies: Results, models: Sequence[str], gates: Sequence[str])
 
 def landscape_section(landscape: dict, path: str) -> list[str]:
     """The XOR landscape (gatelab.presentation.landscape): its table, heatmap, and what they show."""
-    from gatelab.presentation.landscape import grid, table
-
     nets, lrs, cells = grid(landscape)
     seeds = landscape["seeds"]
     first = landscape["first_seed"]
@@ -311,8 +309,6 @@ def lab_rule_section(studies: Results, gates: Sequence[str]) -> list[str]:
 
 def failures_table(studies: Results, models: Sequence[str], gates: Sequence[str]) -> list[str]:
     """Where the failed seeds end (gatelab.core.anatomy), for the gates where some seed failed."""
-    from gatelab.core.anatomy import AT_MEAN, MERGED, describe
-
     failing = [g for g in gates if any(studies[m, g]["solved"] < studies[m, g]["seeds"] for m in models)]
     if not failing:
         return []
