@@ -58,6 +58,7 @@ def test_ruff_is_clean(command):
 CORE_TESTS = ["tests/test_core.py", "tests/test_gates.py", "tests/test_anatomy.py"]
 
 
+@pytest.mark.slow
 def test_the_cores_unit_tests_need_no_lightning(without_lightning):
     """Run as their own suite with Lightning unimportable, they all pass: the core is testable
     (and usable) without the training stack."""
