@@ -173,7 +173,10 @@ def test_bce_refusing_nan_outputs_is_recognised():
 
 
 def test_a_compiler_failure_is_known_by_its_class():
+    """Dynamo's BackendCompilerFailed, and Inductor's subclass of it (what a missing C++ compiler raises)."""
     from torch._dynamo.exc import BackendCompilerFailed
+    from torch._inductor.exc import InductorError
 
     assert compat.is_compiler_failure(BackendCompilerFailed(lambda *_: None, RuntimeError("no C++ compiler"), None))
+    assert compat.is_compiler_failure(InductorError(RuntimeError("no C++ compiler"), None))
     assert not compat.is_compiler_failure(RuntimeError("no C++ compiler"))

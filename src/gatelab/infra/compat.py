@@ -158,9 +158,10 @@ def is_nan_bce_input(err: BaseException) -> bool:
 
 
 def is_compiler_failure(err: BaseException) -> bool:
-    """``torch._dynamo.exc.BackendCompilerFailed``: Inductor could not build the compiled step (a
-    machine without a C++ compiler, for one). By name: importing torch._dynamo costs seconds."""
-    return type(err).__name__ == "BackendCompilerFailed" and type(err).__module__ == "torch._dynamo.exc"
+    """``torch._dynamo.exc.BackendCompilerFailed`` or a subclass (Inductor raises its own,
+    ``InductorError``): the compiled step could not be built (a machine without a C++ compiler, for
+    one). By name, as isinstance would: importing torch._dynamo costs seconds."""
+    return any(cls.__name__ == "BackendCompilerFailed" and cls.__module__ == "torch._dynamo.exc" for cls in type(err).__mro__)
 
 
 def first_line(err: BaseException) -> str:
