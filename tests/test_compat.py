@@ -180,3 +180,23 @@ def test_a_compiler_failure_is_known_by_its_class():
     assert compat.is_compiler_failure(BackendCompilerFailed(lambda *_: None, RuntimeError("no C++ compiler"), None))
     assert compat.is_compiler_failure(InductorError(RuntimeError("no C++ compiler"), None))
     assert not compat.is_compiler_failure(RuntimeError("no C++ compiler"))
+
+
+def test_the_signal_that_stopped_a_fit_is_recognised():
+    """Lightning turns SIGTERM into SIGTERMException (a SystemExit of status 0) and Ctrl+C into
+    sys.exit(1) raised while it handles the KeyboardInterrupt (tests/test_robustness.py sends both)."""
+    import signal
+
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    assert issubclass(SIGTERMException, SystemExit)
+    assert compat.stopping_signal(SIGTERMException()) == signal.SIGTERM
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise SystemExit(1)  # noqa: B904  (exactly as Lightning's handler does)
+    except SystemExit as err:
+        assert compat.stopping_signal(err) == signal.SIGINT
+    assert compat.stopping_signal(SystemExit(0)) is None
+    assert compat.stopping_signal(RuntimeError("x")) is None

@@ -71,6 +71,8 @@ BAD_OVERRIDES = [
     ),
     ("model=manual_lab +optimizer.nesterov=true", "model=manual_lab implements plain SGD by hand"),
     ("resume=true", "no interrupted run to resume"),
+    ("resume_path=${ckpt_path}", "ckpt_path and resume_path are the same file"),
+    ("callbacks.snapshots.path=${resume_path}", "resume_path and callbacks.snapshots.path are the same file"),
 ]
 
 
@@ -266,6 +268,73 @@ def test_killed_training_never_leaves_a_partial_checkpoint(tmp_path, data_dir):
         assert_every_output_whole(models)
         landed_in_training += assert_every_output_whole(checkpoints) > 0  # a run's state was mid-way
     assert landed_in_training >= 2, "too few kills landed during training to test anything"
+
+
+@slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_sweep_stopped_by_a_signal_says_so_exits_128_plus_it_and_keeps_the_state(tmp_path, data_dir, sig):
+    """SIGTERM is how a cluster preempts a job: the run must not exit 0 as if it had finished. It
+    exits 128 + the signal with one line, keeps its last saved state, and the sweep runs no further
+    job; the same command with resume=true then finishes the run."""
+    checkpoints, sweep = tmp_path / "checkpoints", tmp_path / "sweep"
+    settings = [
+        "model=mlp4",
+        "callbacks.early_stopping.patience=1000",
+        "trainer.max_steps=100000",
+        "steps_per_epoch=10",
+        "steps_per_batch=5",
+        "callbacks.resume_checkpoint.every_n_epochs=1",
+        f"paths.data_dir={data_dir}",
+        f"paths.checkpoints_dir={checkpoints}",
+        "trainer.enable_progress_bar=false",
+    ]  # fmt: skip  (a training state every 10 steps, and no end in sight)
+    proc = subprocess.Popen(
+        [sys.executable, "src/train.py", "--multirun", "data=xor,xnor", *settings, f"hydra.sweep.dir={sweep}"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    state = checkpoints / "mlp4/xor.ckpt"
+    wait_for(lambda: state.exists() or proc.poll() is not None)
+    time.sleep(1.0)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + sig, (proc.returncode, stderr[-2000:])
+    assert stderr.count("\n") == 1 and stderr.startswith(f"error: stopped by {sig.name} at step "), stderr[-2000:]
+    assert f"the last saved training state is {state}: the same command with resume=true continues from it" in stderr
+    assert state.is_file() and not list(sweep.rglob("*.ckpt")), "the state is kept, and no result written"
+    assert not list(sweep.glob("1_*")), "the sweep went on to its next job"
+    resumed = run_cli("src/train.py", "data=xor", *settings, "resume=true", f"hydra.run.dir={tmp_path}/resumed")
+    # (a resumed run goes on in the interrupted run's folder: its curves and snapshots are there)
+    assert resumed.returncode == 0 and (sweep / "0_mlp4_xor/models/mlp4/xor.ckpt").is_file(), resumed.stderr[-2000:]
+    assert not state.exists(), "a finished run leaves no training state behind"
+
+
+@slow
+def test_a_study_stopped_by_a_signal_exits_128_plus_it_and_writes_nothing(tmp_path, data_dir):
+    for wait in (10, 20, 40):  # into training: a signal before it (the imports) ends the process as any would
+        out = tmp_path / f"out-{wait}"
+        proc = subprocess.Popen(
+            [sys.executable, "src/study.py", "study.seeds=50", "model=mlp4", "trainer.max_steps=100000", f"paths.data_dir={data_dir}",
+             f"hydra.run.dir={out}", "trainer.enable_progress_bar=false"],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        time.sleep(wait)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=120)
+        if proc.returncode != -signal.SIGTERM:
+            break
+    assert proc.returncode == 143 and stderr.startswith("error: stopped by SIGTERM at step "), (proc.returncode, stderr[-2000:])
+    assert stderr.count("\n") == 1 and not any(p.suffix in (".json", ".png") for p in out.rglob("*"))
+
+
+@slow
+def test_a_run_never_saves_its_training_state_over_a_model(trained, data_dir, tmp_path):
+    """paths.checkpoints_dir pointing at trained models (the pipeline's models/, say) would make the
+    run's training state overwrite one, then delete it when the run ends: refused, the model intact."""
+    model = trained / "mlp2/xor.ckpt"
+    before = model.read_bytes()
+    out = run_cli("src/train.py", f"paths.data_dir={data_dir}", f"paths.checkpoints_dir={trained}")
+    assert_one_line_error(out, f"{model} is not an interrupted run's training state (a trained model?)")
+    assert model.read_bytes() == before
 
 
 @slow

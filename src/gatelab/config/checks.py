@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 import psutil  # (dvc's dependency, and ours)
+import torch
 from omegaconf import DictConfig
 
 from gatelab.config.layout import check_name, output_files, output_folders
@@ -57,6 +58,45 @@ def check_names_and_paths(cfg: DictConfig) -> None:
     for key, value in settings.items():
         if not isinstance(value, str) or not value.strip():
             raise GatelabError(f"{key} must be a path, got {value!r} (an empty path would write to the filesystem's root)")
+    if "study" not in cfg:
+        check_distinct_outputs(cfg)
+        if (cfg.get("callbacks") or {}).get("resume_checkpoint") and not cfg.get("resume"):
+            check_no_model_at(Path(cfg.resume_path))
+
+
+def check_no_model_at(path: Path) -> None:
+    """A run saves its training state at ``resume_path`` every 1000 steps and deletes it when it
+    ends: a file there that is not an interrupted run's state (a trained model, say) would be lost."""
+    if not path.is_file():
+        return
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        state = None
+    if not (isinstance(state, dict) and "optimizer_states" in state):  # a full training state; a model has none
+        raise GatelabError(
+            f"{path} is not an interrupted run's training state (a trained model?): this run would save its state over it "
+            "and delete it when done; point paths.checkpoints_dir (or resume_path) elsewhere"
+        )
+
+
+def check_distinct_outputs(cfg: DictConfig) -> None:
+    """A run writes each of its files once: two settings naming one file (its training state over
+    its model, say) would leave one of them lost."""
+    snapshots = (cfg.get("callbacks") or {}).get("snapshots")
+    named = {"ckpt_path": cfg.ckpt_path, "resume_path": cfg.resume_path, "paths.run_config": cfg.paths.run_config,
+             "callbacks.snapshots.path": snapshots.path if snapshots else None}  # fmt: skip
+    seen: dict[Path, str] = {}
+    for key, value in named.items():
+        if value is None:
+            continue
+        place = Path(value).resolve()
+        if place in seen:
+            raise GatelabError(
+                f"{seen[place]} and {key} are the same file, {value}: a run writes each of its files once; "
+                "point one of them elsewhere (paths.*)"
+            )
+        seen[place] = key
 
 
 # --- values and their bounds ------------------------------------------------------------------

@@ -12,6 +12,7 @@ Checked against: torch 2.13.0, lightning 2.6.6, dvclive 3.49.1, hydra-core 1.3.8
 from __future__ import annotations
 
 import logging
+import signal
 import warnings
 
 # --- Lightning 2.6.6 --------------------------------------------------------------------------
@@ -42,8 +43,13 @@ QUIET_WARNINGS = (
     ".*Total length of `list` across ranks is zero.*",  # no validation set: the exact truth table
     ".*no `validation_step`. Skipping val loop.*",  # the seed study does not validate
 )
-#: Lightning's loggers that print its "GPU available" and seed lines at INFO level.
-CHATTY_LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda")
+#: Lightning's loggers that print, at INFO level, its "GPU available" and seed lines, and "Received
+#: SIGTERM" (gatelab says so itself, in its one line: gatelab.recipes.training).
+CHATTY_LOGGERS = (
+    "lightning.pytorch.utilities.rank_zero",
+    "lightning.pytorch.accelerators.cuda",
+    "lightning.pytorch.trainer.connectors.signal_connector",
+)
 
 
 def quiet_lightning() -> None:
@@ -52,6 +58,18 @@ def quiet_lightning() -> None:
         warnings.filterwarnings("ignore", message=message)
     for name in CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def stopping_signal(err: BaseException) -> signal.Signals | None:
+    """The signal that stopped a fit, if one did. Lightning turns SIGTERM (a cluster's preemption)
+    into its ``SIGTERMException``, a SystemExit whose code is None, so that the process would exit
+    with status 0 as if it had finished; and Ctrl+C (SIGINT) into ``sys.exit(1)``, raised while it
+    handles the KeyboardInterrupt."""
+    if type(err).__name__ == "SIGTERMException":
+        return signal.SIGTERM
+    if isinstance(err, KeyboardInterrupt) or (isinstance(err, SystemExit) and isinstance(err.__context__, KeyboardInterrupt)):
+        return signal.SIGINT
+    return None
 
 
 def is_misconfiguration(err: BaseException) -> bool:

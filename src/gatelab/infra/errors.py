@@ -17,6 +17,15 @@ class Diverged(GatelabError):
     """Training blew up (NaN outputs, overflowing updates): the learning rate is too large."""
 
 
+class Stopped(GatelabError):
+    """A signal stopped the run (a cluster's preemption, Ctrl+C): the command exits with the
+    conventional status 128 + the signal's number (143 for SIGTERM, 130 for SIGINT), never 0."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.exit_status = 128 + signum
+
+
 #: Exit status for a user's mistake (argparse uses 2 for the same purpose).
 USER_ERROR = 2
 
@@ -37,7 +46,7 @@ def exit_on_user_error() -> Iterator[None]:
         if message is None:
             raise
         print(f"error: {message}", file=sys.stderr)
-        raise SystemExit(USER_ERROR) from None
+        raise SystemExit(getattr(user_error_in(err), "exit_status", USER_ERROR)) from None
 
 
 def exit_from_hydra_callback(err: Exception, context: str = "") -> None:

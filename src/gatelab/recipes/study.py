@@ -22,7 +22,8 @@ from gatelab.config.planning import shard_range, study_cells, study_compiles
 from gatelab.config.record import resolved_config, settings_of, trains_by_hand
 from gatelab.core.chain_rule import bce, forward_with_cache
 from gatelab.core.solved import all_right, solved_threshold
-from gatelab.infra.compat import quiet_lightning
+from gatelab.infra.compat import quiet_lightning, stopping_signal
+from gatelab.infra.errors import Stopped
 from gatelab.infra.files import sole_writer, written_together
 from gatelab.recipes.batched import SeedStudy
 from gatelab.recipes.shards import write_shard
@@ -59,7 +60,13 @@ def run_study(cfg: DictConfig) -> dict | list[dict]:
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=False, enable_checkpointing=False)
     outputs = [Path(path) for path in output_files(cfg)]
     with sole_writer(outputs, "seed study"), written_together():
-        trainer.fit(model, datamodule=datamodule)
+        try:
+            trainer.fit(model, datamodule=datamodule)
+        except BaseException as err:
+            signum = stopping_signal(err)
+            if signum is None:
+                raise
+            raise Stopped(f"stopped by {signum.name} at step {trainer.global_step}; nothing written: run the study again", signum) from None
         facts = copy_facts(model, datamodule, threshold)
         results = [
             write_cell(cell, seeds, steps, facts_g, datamodule.inputs, threshold)

@@ -16,8 +16,8 @@ from gatelab.config.checks import check_config
 from gatelab.config.layout import output_files, output_folders, shown_path
 from gatelab.config.record import changed_settings, resolved_config
 from gatelab.core.scores import score
-from gatelab.infra.compat import is_overflowing_update, quiet_lightning
-from gatelab.infra.errors import Diverged, GatelabError
+from gatelab.infra.compat import is_overflowing_update, quiet_lightning, stopping_signal
+from gatelab.infra.errors import Diverged, GatelabError, Stopped
 from gatelab.infra.files import atomic_write_text, check_output_places, first_process, sole_writer, written_together
 
 
@@ -55,6 +55,18 @@ def train(cfg: DictConfig) -> dict | None:
             if not is_overflowing_update(err):
                 raise
             raise Diverged(f"a weight update overflowed: training diverged; lower optimizer.lr (now {cfg.optimizer.lr})") from None
+        except BaseException as err:
+            signum = stopping_signal(err)
+            if signum is None:
+                raise
+            # Nothing of the run's result is written (written_together); its last saved state is kept.
+            saved = Path(cfg.resume_path)
+            raise Stopped(
+                f"stopped by {signum.name} at step {trainer.global_step}; "
+                + (f"the last saved training state is {shown_path(saved)}: the same command with resume=true continues from it"
+                   if saved.is_file() else "no training state was saved yet: the same command starts over"),
+                signum,
+            ) from None  # fmt: skip
         # The trained model: weights, hyperparameters and step count. No optimizer or callback state,
         # which would embed absolute paths and make checkpoints differ between clones.
         save_checkpoint(trainer, cfg.ckpt_path, weights_only=True)
