@@ -69,6 +69,8 @@ def inputs(n: int) -> list[tuple[int, ...]]:
 
 def targets(name: str) -> tuple[int, ...]:
     """The function's output for each row of ``inputs(n_inputs(name))``."""
+    if not isinstance(name, str):
+        name = repr(name)  # (null, a number or a list: named in the refusal below, like any unknown name)
     if name in GATES:
         return GATES[name]
     if CODE.fullmatch(name):
@@ -175,15 +177,24 @@ def jittered_splits(
     return splits
 
 
+def is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def check_noise_settings(noise: float, samples_per_corner: int, split: Sequence[float]) -> tuple[int, int]:
     """Refuse settings no noisy dataset can have; returns the train and val points per corner."""
-    if noise < 0 or not math.isfinite(noise):
+    if not is_number(noise) or noise < 0 or not math.isfinite(noise):
         raise GatelabError(f"data.noise must be a standard deviation >= 0, got {noise}")
-    if int(samples_per_corner) != samples_per_corner or samples_per_corner < 1:
+    if (
+        not is_number(samples_per_corner)
+        or not math.isfinite(samples_per_corner)
+        or int(samples_per_corner) != samples_per_corner
+        or samples_per_corner < 1
+    ):
         raise GatelabError(f"data.samples_per_corner must be a positive integer, got {samples_per_corner}")
-    fractions = [float(f) for f in split]
-    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
-        raise GatelabError(f"data.split must be three fractions (train, val, test) that sum to 1, got {list(split)}")
+    fractions = [float(f) for f in split] if isinstance(split, Sequence) and all(is_number(f) for f in split) else []
+    if len(fractions) != 3 or any(not math.isfinite(f) or f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
+        raise GatelabError(f"data.split must be three fractions (train, val, test) that sum to 1, got {split}")
     n_train = round(fractions[0] * samples_per_corner)
     n_val = round(fractions[1] * samples_per_corner)
     if n_train < 1 or n_train + n_val > samples_per_corner:
