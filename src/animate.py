@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from gatelab.config.layout import is_run_name
+from gatelab.config.places import check_write_places
 from gatelab.infra.errors import GatelabError, exit_on_user_error
 from gatelab.infra.files import check_output_places, sole_writer, written_together
 
@@ -60,6 +61,7 @@ def main() -> None:
         # Here, not at the top: torch and matplotlib take seconds to import, and --help needs neither.
         from gatelab.presentation.animation import animate, load_recording, picture_name, strip
 
+        check_write_places({"--out-dir": (args.out_dir, True)})  # (where it may write: said first)
         items = [item for arg in args.runs for item in arg.split(",") if item]
         jobs = [[snapshots_file(run, args.snapshots_dir) for run in item.split("+")] for item in items]
         recordings = {path: load_recording(path) for job in jobs for path in job}  # all checked before drawing

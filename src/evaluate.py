@@ -14,6 +14,7 @@ checkpoints; Lightning is not imported.
 import argparse
 import time
 
+from gatelab.config.places import check_write_places
 from gatelab.infra.errors import exit_on_user_error
 from gatelab.infra.files import atomic_write_text, check_output_places, read_json, sole_writer, write_json, written_together
 
@@ -58,6 +59,8 @@ def main() -> None:
     runs = [(model, gate) for model in args.models for gate in gates]
     runs += [("sixteen", code) for code in codes] + [(run, "xor") for run in deep_runs.values()]
     with exit_on_user_error():
+        check_write_places({"--out-dir": (args.out_dir, True), "--metrics-dir": (args.metrics_dir, True), "--plots-dir": (args.plots_dir, True),
+                            "--report": (args.report, False)})  # fmt: skip
         check_output_places([args.report], [args.metrics_dir, args.plots_dir])
         with sole_writer([args.report], "evaluation"), written_together():  # all of it appears at the end, or nothing
             summary = evaluate(args, gates, codes, deep_runs, runs)

@@ -18,8 +18,11 @@ def main() -> None:
     parser.add_argument("gates", nargs="*", default=DEFAULT, help="names to write, e.g. xor f1011 parity5")
     args = parser.parse_args()
     with exit_on_user_error():
-        from gatelab.core.gates import check_gate, write_gate_csv  # (here: --help imports nothing more)
+        # Here: --help imports nothing more.
+        from gatelab.config.places import check_write_places
+        from gatelab.core.gates import check_gate, write_gate_csv
 
+        check_write_places({"--out": (args.out, True)})
         for gate in args.gates:  # all names first: a typo writes nothing
             check_gate(gate)
         for gate in args.gates:

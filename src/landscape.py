@@ -28,14 +28,17 @@ def main() -> None:
     args = parse_args()
     with exit_on_user_error():
         # Here, not at the top: torch takes seconds to import, and --help does not need it.
+        from gatelab.config.places import check_write_places
         from gatelab.presentation.landscape import find_studies, table, write_landscape
 
-        find_studies(args.places)  # (missing places, or no studies in them: said first)
         if args.json is None or args.png is None:
             if len(args.places) != 1 or not Path(args.places[0]).is_dir():
+                find_studies(args.places)  # (a place that does not exist: said first)
                 raise GatelabError("give --json and --png: the default is the one folder given, and this is not one")
             args.json = args.json or str(Path(args.places[0], "landscape.json"))
             args.png = args.png or str(Path(args.places[0], "landscape.png"))
+        check_write_places({"--json": (args.json, False), "--png": (args.png, False)})  # (where it may write: said first)
+        find_studies(args.places)  # (missing places, or no studies in them)
         landscape = write_landscape(args.places, args.json, args.png)
     print("\n".join(table(landscape)))
     print(f"-> {args.json}, {args.png}")

@@ -26,14 +26,17 @@ def main() -> None:
     args = parse_args()
     with exit_on_user_error():
         # Here, not at the top: torch takes seconds to import, and --help does not need it.
+        from gatelab.config.places import check_write_places
         from gatelab.recipes.shards import find_shards, merge_and_write
         from gatelab.recipes.summary import format_study
 
-        find_shards(args.places)  # (missing places, or no shards in them: said first)
         if args.out_dir is None:
             if len(args.places) != 1 or not Path(args.places[0]).is_dir():
+                find_shards(args.places)  # (a place that does not exist: said first)
                 raise GatelabError("give --out-dir: the default is the one folder given, and this is not one")
             args.out_dir = args.places[0]
+        check_write_places({"--out-dir": (args.out_dir, True)})  # (where it may write: said first)
+        find_shards(args.places)  # (missing places, or no shards in them)
         written = merge_and_write(args.places, args.out_dir)
     for result in written:
         print(format_study(result))

@@ -66,9 +66,16 @@ def params_of(stage) -> dict[str, list[str]]:
 
 
 def test_every_stage_depends_on_exactly_the_config_files_it_composes():
-    for name, stage in pipeline_stages().items():
+    stages = pipeline_stages()
+    for name, stage in stages.items():
         args = shlex.split(stage.cmd.split("#")[0])
         declared = {path for path in params_of(stage) if path.startswith("conf/")}
+        if name == "check":  # (it composes every Hydra stage's jobs: their files, and their params.yaml keys)
+            others = [params_of(other) for other_name, other in stages.items() if other_name != "check"]
+            assert declared == {path for params in others for path in params if path.startswith("conf/")}
+            keys = {key.split(".")[0] for params in others for key in params.get("params.yaml", [])}
+            assert keys - {"animations"} <= set(params_of(stage)["params.yaml"]), keys  # (animate's list: no Hydra)
+            continue
         if args[1] not in ENTRY_POINTS:  # generate, evaluate: argparse, no Hydra config
             assert not declared, name
             continue
@@ -131,6 +138,10 @@ DEEP_STUDIES = {"study-deep@1000", "study-deep@10001"}
 STUDIES = {"study", "landscape-studies"} | DEEP_STUDIES
 EVERY_TRAINING = TRAINING | STUDIES
 NOTHING: set[str] = set()
+# The check stage (dvc.yaml: every stage's settings, checked before any output is removed) reads
+# every setting a stage composes, and the library: an edit that can change a run or a study names
+# it too. An entry point's edit names its own stage only; the check's, the check only.
+CHECK = {"check"}
 
 
 def replace(old: str, new: str):
@@ -148,60 +159,61 @@ def append(line: str):
 EDITS = [
     # (what, file, edit, the stages `dvc status` must name)
     ("the pipeline picks another optimizer", "params.yaml", replace("optimizer: sgd ", "optimizer: adam "),
-     EVERY_TRAINING - {"landscape-studies"}),  # (the landscape trains with SGD whatever: conf/landscape/xor.yaml)
+     EVERY_TRAINING - {"landscape-studies"} | CHECK),  # (the landscape trains with SGD whatever: conf/landscape/xor.yaml)
     ("a run by hand picks another optimizer (the pipeline names its own)", "conf/config.yaml",
      replace("- optimizer: sgd", "- optimizer: adam"), NOTHING),
     ("noisy data for the XOR group (only the landscape picks data=xor)", "conf/data/xor.yaml",
-     append("noise: 0.2\nsamples_per_corner: 20"), {"landscape-studies"}),
+     append("noise: 0.2\nsamples_per_corner: 20"), {"landscape-studies"} | CHECK),
     ("the study's entry point", "src/study.py", append("STUDY_EDITED = True"), STUDIES),
     ("the training entry point", "src/train.py", append("TRAIN_EDITED = True"), TRAINING),
     ("the evaluation entry point", "src/evaluate.py", append("EVALUATE_EDITED = True"), {"evaluate"}),
     ("the library", "src/gatelab/presentation/report.py", append("REPORT_EDITED = True"),
-     EVERY_TRAINING | {"evaluate", "animate", "landscape"}),
+     EVERY_TRAINING | {"evaluate", "animate", "landscape"} | CHECK),
     ("the truth tables", "src/gatelab/core/gates.py", append("GATES_EDITED = True"),
-     EVERY_TRAINING | {"evaluate", "generate", "animate", "landscape"}),
+     EVERY_TRAINING | {"evaluate", "generate", "animate", "landscape"} | CHECK),
     ("the landscape's entry point", "src/landscape.py", append("LANDSCAPE_EDITED = True"), {"landscape"}),
     ("the landscape's learning rates", "conf/landscape/xor.yaml", replace("lrs: [0.1, 0.3, 1, 3, 10]", "lrs: [0.3, 1, 3]"),
-     {"landscape-studies"}),
+     {"landscape-studies"} | CHECK),
     ("the landscape's sweep by hand (the pipeline names its nets)", "conf/landscape/xor.yaml",
      replace('model.hidden: "[1],[2],', 'model.hidden: "[2],'), NOTHING),
-    ("the landscape's size", "params.yaml", replace("seeds: 32", "seeds: 16"), {"landscape-studies"}),
-    ("the landscape's nets", "params.yaml", replace('nets: "[1],[2],', 'nets: "[2],'), {"landscape-studies"}),
+    ("the landscape's size", "params.yaml", replace("seeds: 32", "seeds: 16"), {"landscape-studies"} | CHECK),
+    ("the landscape's nets", "params.yaml", replace('nets: "[1],[2],', 'nets: "[2],'), {"landscape-studies"} | CHECK),
     ("the animation's entry point", "src/animate.py", append("ANIMATE_EDITED = True"), {"animate"}),
-    ("the snapshots' schedule", "conf/callbacks/default.yaml", replace("  every: 10", "  every: 20"), TRAINING),
+    ("the snapshots' schedule", "conf/callbacks/default.yaml", replace("  every: 10", "  every: 20"), TRAINING | CHECK),
     ("the study's help text", "conf/hydra/help/study.yaml", replace("how fast", "how quickly"), NOTHING),
     ("train's help text", "conf/hydra/help/gatelab.yaml", replace("one logic gate", "a logic gate"), NOTHING),
     ("a comment in the study config", "conf/study.yaml", append("# a comment"), NOTHING),
     ("the cluster's settings (only +cluster=slurm reads them)", "conf/cluster/slurm.yaml", replace("timeout_min: 60", "timeout_min: 90"), NOTHING),
     ("a comment in a model", "conf/model/mlp4.yaml", append("# a comment changes no value"), NOTHING),
     ("a comment in the main config", "conf/config.yaml", replace("# the lab's torch.manual_seed(777)", "# the lab's seed"), NOTHING),
-    ("a model's layers", "conf/model/mlp4.yaml", replace("hidden: [10, 10, 10]", "hidden: [10, 10]"), {"train@mlp4", "study"}),
-    ("the deep net's layers", "conf/model/deep.yaml", replace("hidden: [64, 32, 16]", "hidden: [64, 32]"), DEEP | DEEP_STUDIES),
+    ("a model's layers", "conf/model/mlp4.yaml", replace("hidden: [10, 10, 10]", "hidden: [10, 10]"), {"train@mlp4", "study"} | CHECK),
+    ("the deep net's layers", "conf/model/deep.yaml", replace("hidden: [64, 32, 16]", "hidden: [64, 32]"), DEEP | DEEP_STUDIES | CHECK),
     ("the perceptron", "conf/model/perceptron.yaml", replace("activation: sigmoid", "activation: tanh"),
-     {"train@perceptron", "train-sixteen", "study"}),
-    ("the seed", "conf/config.yaml", replace("seed: 777", "seed: 778"), TRAINING),
-    ("the solved rule", "conf/config.yaml", replace("solved_below: 0.05", "solved_below: 0.04"), EVERY_TRAINING),
-    ("the optimizer in use", "conf/optimizer/sgd.yaml", replace("lr: 1.0", "lr: 0.5"), EVERY_TRAINING - {"landscape-studies"}),
+     {"train@perceptron", "train-sixteen", "study"} | CHECK),
+    ("the seed", "conf/config.yaml", replace("seed: 777", "seed: 778"), TRAINING | CHECK),
+    ("the solved rule", "conf/config.yaml", replace("solved_below: 0.05", "solved_below: 0.04"), EVERY_TRAINING | CHECK),
+    ("the optimizer in use", "conf/optimizer/sgd.yaml", replace("lr: 1.0", "lr: 0.5"), EVERY_TRAINING - {"landscape-studies"} | CHECK),
     ("the optimizer's kind, for every stage", "conf/optimizer/sgd.yaml", replace("_target_: torch.optim.SGD", "_target_: torch.optim.ASGD"),
-     EVERY_TRAINING),
+     EVERY_TRAINING | CHECK),
     ("an optimizer not in use", "conf/optimizer/adam.yaml", replace("lr: 0.01", "lr: 0.02"), NOTHING),
-    ("early stopping", "conf/callbacks/default.yaml", replace("patience: 10", "patience: 20"), TRAINING),
-    ("the step budget", "conf/trainer/default.yaml", replace("max_steps: 10001", "max_steps: 5001"), EVERY_TRAINING),
-    ("every gate's data settings", "conf/data/gate.yaml", replace("split_seed: 0", "split_seed: 1"), EVERY_TRAINING),
-    ("the study's seeds", "conf/study.yaml", replace("first_seed: 0", "first_seed: 100"), STUDIES),
+    ("early stopping", "conf/callbacks/default.yaml", replace("patience: 10", "patience: 20"), TRAINING | CHECK),
+    ("the step budget", "conf/trainer/default.yaml", replace("max_steps: 10001", "max_steps: 5001"), EVERY_TRAINING | CHECK),
+    ("every gate's data settings", "conf/data/gate.yaml", replace("split_seed: 0", "split_seed: 1"), EVERY_TRAINING | CHECK),
+    ("the study's seeds", "conf/study.yaml", replace("first_seed: 0", "first_seed: 100"), STUDIES | CHECK),
     ("a logger not in use", "conf/logger/csv.yaml", append("flush_logs_every_n_steps: 10"), NOTHING),
-    ("the curves' logger", "conf/logger/dvclive.yaml", replace("report: null", "report: md"), TRAINING),
+    ("the curves' logger", "conf/logger/dvclive.yaml", replace("report: null", "report: md"), TRAINING | CHECK),
     ("where runs by hand go", "conf/paths/run.yaml", replace("runs/${now:%Y-%m-%d}/", "my-runs/${now:%Y-%m-%d}/"), NOTHING),
-    ("where the pipeline writes", "conf/paths/pipeline.yaml", replace("dvclive_dir: dvclive", "dvclive_dir: curves"), EVERY_TRAINING),
-    ("the study's size", "params.yaml", replace("seeds: 100", "seeds: 50"), {"study"}),
+    ("where the pipeline writes", "conf/paths/pipeline.yaml", replace("dvclive_dir: dvclive", "dvclive_dir: curves"), EVERY_TRAINING | CHECK),
+    ("the study's size", "params.yaml", replace("seeds: 100", "seeds: 50"), {"study"} | CHECK),
     ("the gates", "params.yaml", replace("gates: and,or,nand,nor,xor,xnor", "gates: and,or,xor"),
-     TRAIN_MODELS | {"study", "evaluate"}),
-    ("the deep net's study", "params.yaml", replace("deep_seeds: 20", "deep_seeds: 10"), DEEP_STUDIES | {"evaluate"}),
-    ("the sixteen functions' list", "params.yaml", replace("f0000,f0001,", "f0001,"), {"train-sixteen", "evaluate"}),
-    ("the failing seed shown", "params.yaml", replace("failing_seed: 5", "failing_seed: 8"), {"train-failing"}),
+     TRAIN_MODELS | {"study", "evaluate"} | CHECK),
+    ("the deep net's study", "params.yaml", replace("deep_seeds: 20", "deep_seeds: 10"), DEEP_STUDIES | {"evaluate"} | CHECK),
+    ("the sixteen functions' list", "params.yaml", replace("f0000,f0001,", "f0001,"), {"train-sixteen", "evaluate"} | CHECK),
+    ("the failing seed shown", "params.yaml", replace("failing_seed: 5", "failing_seed: 8"), {"train-failing"} | CHECK),
     ("the runs animated", "params.yaml", replace("animations: mlp2/xor,", "animations: mlp4/xor,"), {"animate", "evaluate"}),
     ("the study's models", "params.yaml", replace("models: perceptron,mlp2,mlp4,manual,manual_lab", "models: mlp2,manual"),
-     {"study", "evaluate"}),
+     {"study", "evaluate"} | CHECK),
+    ("the check's entry point", "src/check_pipeline.py", append("CHECK_EDITED = True"), CHECK),
 ]  # fmt: skip
 
 

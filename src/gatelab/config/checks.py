@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 from pathlib import Path
 
 import psutil  # (dvc's dependency, and ours)
 import torch
 from omegaconf import DictConfig
 
-from gatelab.config.layout import check_name, output_files, output_folders
+from gatelab.config.layout import check_name, output_files, output_folders, output_places
+from gatelab.config.places import check_write_places
 from gatelab.config.planning import study_bytes_per_seed, study_cells
 from gatelab.config.record import manual_model_name, trains_by_hand
 from gatelab.core.chain_rule import check_plain_sgd, check_rule
@@ -29,9 +31,10 @@ from gatelab.infra.errors import GatelabError
 from gatelab.infra.files import check_output_places
 
 
-def check_config(cfg: DictConfig, create_folders: bool = True) -> None:
+def check_config(cfg: DictConfig, create_folders: bool = True, data_written: bool = True) -> None:
     """Every check below, for a training run or (with a ``study`` section) a seed study. The output
-    folders are created to test that they can be written, unless ``create_folders`` is false."""
+    folders are created to test that they can be written, unless ``create_folders`` is false; the
+    data file is read, unless ``data_written`` is false (the pipeline's, before it writes them)."""
     check_names_and_paths(cfg)
     check_gate(cfg.data.gate)
     check_numbers(cfg)
@@ -40,7 +43,7 @@ def check_config(cfg: DictConfig, create_folders: bool = True) -> None:
     check_model(cfg)
     check_manual_optimizer(cfg)
     check_callbacks(cfg)
-    check_data(cfg)
+    check_data(cfg, data_written)
     if "study" in cfg:
         check_study(cfg)
     check_output_places(output_files(cfg), output_folders(cfg), create_folders)
@@ -51,13 +54,10 @@ def check_config(cfg: DictConfig, create_folders: bool = True) -> None:
 
 def check_names_and_paths(cfg: DictConfig) -> None:
     check_name(cfg.name)
-    settings = {f"paths.{key}": cfg.paths[key] for key in cfg.paths if key != "run_config"}
-    settings |= {"ckpt_path": cfg.ckpt_path, "resume_path": cfg.resume_path, "data.path": cfg.data.path}
-    if cfg.paths.run_config is not None:
-        settings["paths.run_config"] = cfg.paths.run_config
-    for key, value in settings.items():
+    for key, value in {"paths.data_dir": cfg.paths.data_dir, "data.path": cfg.data.path}.items():  # (read, not written)
         if not isinstance(value, str) or not value.strip():
-            raise GatelabError(f"{key} must be a path, got {value!r} (an empty path would write to the filesystem's root)")
+            raise GatelabError(f"{key} must be a path, got {value!r}")
+    check_write_places(output_places(cfg), own_folder=cfg.paths.out_dir)
     if "study" not in cfg:
         check_distinct_outputs(cfg)
         if (cfg.get("callbacks") or {}).get("resume_checkpoint") and not cfg.get("resume"):
@@ -173,10 +173,49 @@ def check_callbacks(cfg: DictConfig) -> None:
 
 
 def check_model(cfg: DictConfig) -> None:
-    check_hidden(cfg.model.hidden)
+    hidden = check_hidden(cfg.model.hidden)
     check_activation(cfg.model.activation)
     if trains_by_hand(cfg.model):
         check_rule(cfg.model.get("rule", "exact"))
+    if "study" not in cfg:  # (a study's copies: check_study)
+        check_sizes(cfg, parameter_count(cfg, hidden))
+
+
+def parameter_count(cfg: DictConfig, hidden: list[int]) -> int:
+    widths = [len(truth_table(cfg.data.gate)[0][0]), *hidden, 1]
+    return sum((a + 1) * b for a, b in zip(widths, widths[1:]))
+
+
+def check_sizes(cfg: DictConfig, parameters: int) -> None:
+    """A net whose weights, or whose snapshots (the weights every ``every`` steps, held until the end
+    and then written), would not fit this machine's free memory or disk, is refused before training."""
+    hidden = f"model.hidden={list(cfg.model.hidden)}"
+    check_memory(hidden, parameters, 4 * 4, "parameters", " (weights, gradients and optimizer state, float32)")
+    snapshots = (cfg.get("callbacks") or {}).get("snapshots")
+    if not snapshots or not _is_int(snapshots.get("every")) or snapshots.every < 1:
+        return
+    volume = parameters * 4 * (cfg.trainer.max_steps // snapshots.every + 2)
+    room = {"the snapshots' budget": SNAPSHOTS_BUDGET, "half the free memory": available_memory() // 2,
+            f"half the free disk of {Path(snapshots.path).parent}/": free_disk(Path(snapshots.path)) // 2}  # fmt: skip
+    limit = min(room, key=room.get)
+    if volume > room[limit]:
+        raise GatelabError(
+            f"{hidden} with callbacks.snapshots.every={snapshots.every} over {cfg.trainer.max_steps} steps makes about "
+            f"{volume / 2**20:,.0f} MiB of snapshots, more than {limit} ({room[limit] / 2**20:,.0f} MiB); "
+            "snapshot less often (callbacks.snapshots.every) or not at all (~callbacks.snapshots)"
+        )
+
+
+#: The most a run's snapshots may hold: they are for animations (the pipeline's deep nets: 12 MB).
+SNAPSHOTS_BUDGET = 2**30
+
+
+def free_disk(path: Path) -> int:
+    """Free bytes on the filesystem that will hold ``path`` (its nearest existing folder's)."""
+    for folder in [path.parent, *path.parent.parents]:
+        if folder.is_dir():
+            return shutil.disk_usage(folder).free
+    return shutil.disk_usage(Path.cwd()).free
 
 
 def check_manual_optimizer(cfg: DictConfig) -> None:
@@ -198,18 +237,19 @@ def check_manual_optimizer(cfg: DictConfig) -> None:
 # --- the data ----------------------------------------------------------------------------------
 
 
-def check_data(cfg: DictConfig) -> None:
+def check_data(cfg: DictConfig, data_written: bool = True) -> None:
     data = cfg.data
     check_epoch_layout(cfg.steps_per_epoch, cfg.steps_per_batch)
     check_noise_settings(data.noise, data.samples_per_corner, data.split)
-    x, y = read_gate_csv(data.path)
     expected_x, expected_y = truth_table(data.gate)
-    if x.shape != expected_x.shape or not (x == expected_x).all() or not (y == expected_y).all():
-        raise GatelabError(
-            f"{data.path} does not hold {data.gate}'s truth table (it was written for another function); "
-            f"regenerate it: python src/generate.py {data.gate} --out {Path(data.path).parent}"
-        )
-    per_sample = len(x) * (x.shape[1] + 1) * 4 * 3  # float32 points and labels, each corner, train/val/test copies
+    if data_written:
+        x, y = read_gate_csv(data.path)
+        if x.shape != expected_x.shape or not (x == expected_x).all() or not (y == expected_y).all():
+            raise GatelabError(
+                f"{data.path} does not hold {data.gate}'s truth table (it was written for another function); "
+                f"regenerate it: python src/generate.py {data.gate} --out {Path(data.path).parent}"
+            )
+    per_sample = len(expected_x) * (expected_x.shape[1] + 1) * 4 * 3  # float32 points and labels, each corner, train/val/test
     check_memory(f"data.samples_per_corner={data.samples_per_corner}", data.samples_per_corner, per_sample, "samples per corner")
 
 

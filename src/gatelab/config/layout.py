@@ -42,6 +42,33 @@ def output_files(cfg: DictConfig) -> list[str]:
     return [f for f in files if f]
 
 
+def output_places(cfg: DictConfig) -> dict[str, tuple[object, bool]]:
+    """Each setting that names a place the run writes: its value, and whether it is a folder (the
+    paths.* folders, the logger's) or a file (a run's checkpoint, resume state, snapshots, config)."""
+    places = {f"paths.{key}": (cfg.paths[key], True) for key in cfg.paths if key not in ("data_dir", "run_config")}
+    if cfg.paths.get("run_config") is not None:
+        places["paths.run_config"] = (cfg.paths.run_config, False)
+    if "study" not in cfg:
+        snapshots = (cfg.get("callbacks") or {}).get("snapshots")
+        places |= {"ckpt_path": (cfg.ckpt_path, False), "resume_path": (cfg.resume_path, False)}
+        if snapshots:
+            places["callbacks.snapshots.path"] = (snapshots.path, False)
+    logger = cfg.get("logger") or {}
+    places |= {f"logger.{key}": (logger[key], True) for key in ("dir", "save_dir") if logger.get(key)}
+    return places
+
+
+def curves_folder(cfg: DictConfig) -> tuple[str, str] | None:
+    """The folder of the run's curves, and the logger's setting that names it (directly, or its
+    last part): dvclive's ``logger.dir``, or Lightning's CSV logger's ``<save_dir>/<name>/<version>``."""
+    logger = cfg.get("logger") or {}
+    if logger.get("dir"):
+        return logger.dir, "dir"
+    if logger.get("save_dir") and logger.get("version") is not None:
+        return f"{logger.save_dir}/{logger.name}/{logger.version}", "version"
+    return None
+
+
 def output_folders(cfg: DictConfig) -> list[str]:
     logger = cfg.get("logger") or {}
     return [folder for folder in (logger.get("dir"), logger.get("save_dir")) if folder]

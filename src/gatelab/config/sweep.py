@@ -20,6 +20,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, open_dict, read_write
 
 from gatelab.config.checks import check_config
+from gatelab.config.places import check_write_places
 from gatelab.infra.compat import BASIC_SWEEPER, set_hydra_config, sweep_job_overrides
 from gatelab.infra.errors import exit_from_hydra_callback
 
@@ -32,7 +33,9 @@ class CheckEveryJob(Callback):
         try:
             for number, overrides in enumerate(jobs):
                 try:
-                    check_config(job_config(config, overrides, number), create_folders=False)
+                    job = job_config(config, overrides, number)
+                    check_write_places({"hydra.sweep.subdir": (job.hydra.runtime.output_dir, True)})
+                    check_config(job, create_folders=False)
                 except Exception as err:
                     shown = " ".join(o for o in overrides if o.split("=", 1)[0] in swept)
                     exit_from_hydra_callback(err, f"job #{number} of {len(jobs)} ({shown}): ")

@@ -113,11 +113,29 @@ def write_gate_csv(name: str, path: str | Path) -> Path:
     return atomic_write_text(path, "\n".join(rows) + "\n")
 
 
+def check_table_size(path: Path) -> None:
+    """A truth table of n inputs has at most 2**n rows: refuse a bigger file from its header and
+    size alone, in a moment, rather than read (and hold) all of it."""
+    with path.open("rb") as f:
+        first = f.readline(4096)
+    inputs = first.count(b",")  # x1,...,xn,y
+    if inputs > 24:  # (16 million rows)
+        raise GatelabError(f"{path}: {inputs} inputs; a truth table of at most 24 inputs fits in memory")
+    most = 2 ** max(inputs, 1) * 8 * (inputs + 1) + 4096  # (a row: each value and its comma; a few spaces)
+    size = path.stat().st_size
+    if size > most:
+        raise GatelabError(
+            f"{path} is {size / 2**20:.1f} MB, more than a truth table of {inputs} inputs can be (2**{inputs} rows); "
+            f"regenerate it: python src/generate.py {path.stem}"
+        )
+
+
 def read_gate_csv(path: str | Path) -> tuple[torch.Tensor, torch.Tensor]:
     """Read and validate a truth-table file written by ``write_gate_csv`` (or edited by hand)."""
     path = Path(path)
     if not path.is_file():
         raise GatelabError(f"{path} not found; run 'dvc repro generate' (or 'python src/generate.py {path.stem}') to create it")
+    check_table_size(path)
     with path.open(newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
     if not rows:

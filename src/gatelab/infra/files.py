@@ -10,15 +10,14 @@ system temp folder and ``shutil.move``, which is a copy when that is another fil
 from __future__ import annotations
 
 import contextvars
-import hashlib
+import fcntl  # (POSIX: gatelab runs on Linux and macOS)
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-from filelock import FileLock, Timeout  # (torch's dependency, and ours)
 
 from gatelab.infra.errors import GatelabError
 
@@ -76,13 +75,47 @@ def written_together() -> Iterator[None]:
         yield
     except BaseException:
         for tmp in pending.values():
-            tmp.unlink(missing_ok=True)
+            if not tmp.is_dir():  # (a staged folder is kept: a resumed run goes on in it)
+                tmp.unlink(missing_ok=True)
         raise
     else:
-        for path, tmp in pending.items():
-            os.replace(tmp, path)
+        for path, tmp in pending.items():  # (in the order they came: a staged folder after its files)
+            put_in_place(tmp, path)
     finally:
         PENDING.reset(token)
+
+
+def replace_folder(staged: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Put folder ``staged`` in the place of folder ``path`` (replacing it whole) at the end of the
+    enclosing ``written_together`` block, with the result's files; now if there is none. A result
+    written as it goes (a run's curves) is staged in a folder beside its place, so that a killed
+    rerun leaves the previous result's folder as it was."""
+    staged, path = Path(staged), Path(path)
+    if not staged.is_dir():
+        return
+    pending = PENDING.get()
+    if pending is None:
+        put_in_place(staged, path)
+    else:
+        pending[path] = staged
+
+
+def put_in_place(tmp: Path, path: Path) -> None:
+    """Rename ``tmp`` to ``path``. A folder can only be renamed over an empty one: an old one is
+    first renamed aside (both renames within microseconds), then removed."""
+    if not tmp.is_dir() or not path.exists():
+        os.replace(tmp, path)
+        return
+    old = path.with_name(f".{path.name}.{os.getpid()}.old")
+    os.replace(path, old)
+    os.replace(tmp, path)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def staged_folder(path: str | os.PathLike) -> Path:
+    """Where a folder written as it goes is staged until its result is complete: beside it."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.partial")
 
 
 def writer_alive(tmp: Path) -> bool:
@@ -135,28 +168,48 @@ def check_output_places(files: list[str], folders: list[str] = (), create_folder
 @contextmanager
 def sole_writer(paths: list[str | os.PathLike], command: str) -> Iterator[None]:
     """Hold a lock on each output path for the block, so that a second process writing the same
-    files (the same run started twice, or two sweeps' jobs of one name and gate) is refused in one
-    line instead of mixing its files with the first one's. The locks live in the system's temp
-    folder (a lock file per absolute path), not among the outputs; they coordinate the processes of
-    one machine."""
-    folder = Path(tempfile.gettempdir()) / f"gatelab-locks-{os.getuid() if hasattr(os, 'getuid') else 0}"
-    folder.mkdir(exist_ok=True)
-    locks = []
+    files (the same run started twice, two sweeps' jobs of one name and gate, a run on another
+    cluster node) is refused in one line instead of mixing its files with the first one's.
+
+    The lock of ``<folder>/<name>`` is ``<folder>/.<name>.lock``: beside what it protects, on its
+    filesystem, so that every process that can reach the outputs sees it, whatever its temp folder
+    (a lock in ``$TMPDIR`` is private to one machine, often to one job). It is removed when the
+    block ends (a killed writer's stale lock file holds no lock: the next writer takes it over)."""
+    held: list[tuple[Path, int]] = []
     try:
         for path in paths:
-            key = hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:16]
-            lock = FileLock(folder / f"{key}.lock")
-            try:
-                lock.acquire(timeout=0)
-            except Timeout:
-                raise GatelabError(
-                    f"another {command} is writing {path} right now; wait for it to end, or write elsewhere (another name= or paths.*)"
-                ) from None
-            locks.append(lock)
+            held.append(lock_beside(Path(path), command))
         yield
     finally:
-        for lock in reversed(locks):
-            lock.release()
+        for lock, fd in reversed(held):
+            lock.unlink(missing_ok=True)  # (while still holding it: see lock_beside)
+            os.close(fd)
+
+
+def lock_beside(path: Path, command: str) -> tuple[Path, int]:
+    """Take the lock beside ``path`` without waiting: its file and open descriptor."""
+    lock = path.parent / f".{path.name}.lock"
+    while True:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~UMASK)
+        except OSError as err:
+            raise GatelabError(f"cannot write {path}: {err.strerror or err}; choose another paths.* folder") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise GatelabError(
+                f"another {command} is writing {path} right now; wait for it to end, or write elsewhere (another name= or paths.*)"
+            ) from None
+        # A writer that was done removed the lock file between our open and our lock: we would hold
+        # a lock on a file nobody else opens. Take the one now at that path instead.
+        try:
+            if os.fstat(fd).st_ino == os.stat(lock).st_ino:
+                return lock, fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
 
 
 def first_process() -> bool:

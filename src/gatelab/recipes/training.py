@@ -3,6 +3,8 @@ entry point imports this module only after its own ``--help`` (src/train.py)."""
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 
 import lightning as L
@@ -13,12 +15,20 @@ from omegaconf import DictConfig, OmegaConf
 
 from gatelab.callbacks import save_checkpoint
 from gatelab.config.checks import check_config
-from gatelab.config.layout import output_files, output_folders, shown_path
+from gatelab.config.layout import curves_folder, output_files, output_folders, shown_path
 from gatelab.config.record import changed_settings, resolved_config
 from gatelab.core.scores import score
 from gatelab.infra.compat import is_overflowing_update, quiet_lightning, stopping_signal
 from gatelab.infra.errors import Diverged, GatelabError, Stopped
-from gatelab.infra.files import atomic_write_text, check_output_places, first_process, sole_writer, written_together
+from gatelab.infra.files import (
+    atomic_write_text,
+    check_output_places,
+    first_process,
+    replace_folder,
+    sole_writer,
+    staged_folder,
+    written_together,
+)
 
 
 def train(cfg: DictConfig) -> dict | None:
@@ -32,6 +42,13 @@ def train(cfg: DictConfig) -> dict | None:
             cfg.paths[key] = value
     check_output_places(output_files(cfg), output_folders(cfg))
     config = resolved_config(cfg)
+    if not interrupted and first_process() and Path(cfg.resume_path).is_file():
+        print(
+            f"note: {shown_path(cfg.resume_path)} holds an interrupted run's training state; this run starts over and "
+            "replaces it (the same command with resume=true would have continued it)",
+            file=sys.stderr,
+        )
+    curves = stage_curves(cfg, fresh=not interrupted)
     quiet_lightning()
     torch.set_num_threads(cfg.torch_threads)
     L.seed_everything(cfg.seed, verbose=False)
@@ -74,6 +91,8 @@ def train(cfg: DictConfig) -> dict | None:
             return None
         if cfg.paths.get("run_config"):  # a run by hand: its folder gets the resolved config too
             atomic_write_text(cfg.paths.run_config, OmegaConf.to_yaml(config))
+        if curves:
+            replace_folder(*curves)  # (last: after the files written into it)
 
     split, *data = datamodule.judged_set  # what early stopping watched: the validation set, if any
     with torch.no_grad():
@@ -89,6 +108,22 @@ def train(cfg: DictConfig) -> dict | None:
         "accuracy": scores["accuracy"],
         "checkpoint": shown_path(cfg.ckpt_path),
     }
+
+
+def stage_curves(cfg: DictConfig, fresh: bool) -> tuple[Path, Path] | None:
+    """Point the logger at a folder beside its curves' place, so that the curves replace a previous
+    run's with the rest of the result, or not at all (a killed rerun leaves the old set whole).
+    A resumed run goes on in the interrupted run's staged folder; a fresh one starts it over.
+    Returns the staged folder and the curves' place."""
+    curves = curves_folder(cfg)
+    if curves is None:
+        return None
+    place, key = curves
+    staged = staged_folder(place)
+    if fresh and first_process():
+        shutil.rmtree(staged, ignore_errors=True)
+    cfg.logger[key] = str(staged) if key == "dir" else staged.name
+    return staged, Path(place)
 
 
 def instantiate_callbacks(cfg: DictConfig) -> list:

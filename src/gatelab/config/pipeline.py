@@ -1,0 +1,70 @@
+"""The pipeline's settings, checked before DVC removes any stage's outputs.
+
+DVC removes a stage's outputs just before it runs the stage's command, so a command that refuses a
+bad value (``dvc exp run -S seed_study.seeds=0``) refuses it with the outputs already gone. The
+``check`` stage, upstream of every other, runs this first: it lists dvc.yaml's stages as DVC
+resolves them (foreach items, ${} values), composes every job of every Hydra command among them
+as Hydra will (``gatelab.config.sweep``), and checks it as the command would
+(``gatelab.config.checks``), but for the data files, which the pipeline writes itself. A refusal
+stops ``dvc repro`` there, before any stage that would have removed something.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from omegaconf import open_dict
+
+from gatelab.config.checks import check_config
+from gatelab.config.sweep import job_config, sweep_jobs
+from gatelab.infra.compat import sweep_job_overrides
+from gatelab.infra.errors import GatelabError
+
+#: The Hydra commands a stage can run, and the config each composes.
+HYDRA_APPS = {"src/train.py": "config", "src/study.py": "study"}
+
+
+def stage_commands(root: Path) -> dict[str, str]:
+    """Every stage's command, by its name (``train@mlp2``), as DVC resolves dvc.yaml."""
+    # Here, not at the top: DVC's import costs a second, and only the check stage needs it.
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        return {stage.addressing: stage.cmd for stage in repo.index.stages if stage.cmd}
+
+
+def check_pipeline(root: Path) -> int:
+    """Check every job of every Hydra stage of ``root``'s dvc.yaml; returns the number of jobs."""
+    checked = 0
+    with initialize_config_dir(str(root / "conf"), version_base="1.3"):
+        for stage, command in stage_commands(root).items():
+            try:
+                checked += check_command(command)
+            except GatelabError as err:
+                raise GatelabError(f"stage {stage}: {err}") from None
+    return checked
+
+
+def check_command(command: str) -> int:
+    """Check each job of one stage's command (none if it is not a Hydra app's); returns how many."""
+    argv = shlex.split(command)
+    if len(argv) < 2 or argv[1] not in HYDRA_APPS:
+        return 0
+    arguments = [a for a in argv[2:] if a not in ("--multirun", "-m")]
+    sweeping = len(arguments) < len(argv) - 2
+    fixed = [a for a in arguments if not is_sweep(a)] if sweeping else arguments
+    base = compose(HYDRA_APPS[argv[1]], overrides=fixed, return_hydra_config=True)
+    with open_dict(base):  # what Hydra records of a command line: the sweep's jobs come from it
+        base.hydra.overrides.task = arguments
+        base.hydra.job.config_name = HYDRA_APPS[argv[1]]
+    jobs = sweep_jobs(base)[0] if sweeping else [arguments]
+    for number, overrides in enumerate(jobs):
+        job = job_config(base, overrides, number)
+        check_config(job, create_folders=False, data_written=False)
+    return len(jobs)
+
+
+def is_sweep(argument: str) -> bool:
+    return bool(sweep_job_overrides([argument])[1])
