@@ -28,8 +28,8 @@ def main(cfg: DictConfig) -> dict:
         from gatelab.recipes.summary import format_study
 
         result = run_study(cfg)
-    for study in result if isinstance(result, list) else [result]:  # (study.lrs: one per learning rate)
-        print(format_shard(study) if "shard" in study else format_study(study))
+        for study in result if isinstance(result, list) else [result]:  # (study.lrs: one per learning rate)
+            print(format_shard(study) if "shard" in study else format_study(study))
     return result
 
 

@@ -24,8 +24,8 @@ def main(cfg: DictConfig) -> dict:
         from gatelab.recipes.training import format_summary, train
 
         result = train(cfg)
-    if result is not None:  # one line per run, from rank 0 of a multi-process (DDP) run
-        print(format_summary(result))
+        if result is not None:  # one line per run, from rank 0 of a multi-process (DDP) run
+            print(format_summary(result))
     return result
 
 

@@ -48,10 +48,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(autouse=True, scope="session")
 def _the_suite_leaves_the_repository_as_it_found_it():
     """`pytest` (the quick start's second command) must not change `git status`: tests write into
-    temporary folders, and runs by hand into runs/ (git-ignored)."""
-    before = git_status(ROOT)
+    temporary folders, and runs by hand into runs/ (git-ignored). Nor may anything it runs write
+    into the filesystem's root (tests point outputs there on purpose: tests/test_places.py)."""
+    before, root_before = git_status(ROOT), sorted(os.listdir("/"))
     yield
     assert git_status(ROOT) == before, "the test suite changed the repository's git status"
+    assert sorted(os.listdir("/")) == root_before, "the test suite wrote into /"
 
 
 @pytest.fixture

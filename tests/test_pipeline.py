@@ -100,6 +100,24 @@ def test_experiment_and_metrics_diff(reproduced_copy: Path):
     assert {image["revisions"][0] for image in plots["plots/study/mlp2/xor.png"]} == {"workspace", "HEAD"}
 
 
+@pytest.mark.slow
+def test_a_bad_experiment_value_is_refused_before_any_output_is_removed(reproduced_copy: Path):
+    """DVC removes a stage's outputs just before it runs the stage's command: a value the command
+    would refuse must be refused first, by the check stage upstream of every other."""
+    repo = reproduced_copy
+    commit_all(repo, "reproduced")
+    places = ("study", "models", "snapshots", "dvclive", "landscape", "plots", "metrics", "reports")
+    before = {place: files_under(repo / place) for place in places}
+    for bad, said in [("seed_study.seeds=0", "study.seeds must be a positive integer, got 0"),
+                      ("failing_seed=-1", "seed must be an integer from 0 to 2**32-1, got -1"),
+                      ("landscape.seeds=abc", "study.seeds must be a positive integer")]:  # fmt: skip
+        out = run(repo, "dvc", "exp", "run", "-S", bad, check=False)
+        assert out.returncode != 0 and said in out.stdout + out.stderr, (bad, (out.stdout + out.stderr)[-3000:])
+        assert "Running stage 'check'" in out.stdout and "Running stage 'study'" not in out.stdout
+        assert {place: files_under(repo / place) for place in places} == before, f"{bad}: an output was removed"
+        git(repo, "checkout", "--", "params.yaml")
+
+
 def values_of(tree, key: str) -> list:
     """Every value stored under ``key`` anywhere in a JSON tree (dvc exp show's is deeply nested)."""
     if isinstance(tree, dict):

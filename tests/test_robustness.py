@@ -395,6 +395,97 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, data_d
     assert not resume_file.exists()  # a completed run leaves nothing to resume
 
 
+def result_files(run: Path) -> dict[str, bytes]:
+    """A finished run's result: every file of its folder but Hydra's note of the last command
+    started there (.hydra/), and a killed writer's leftovers beside an output (hidden: staged
+    curves, locks, temporary files; never part of a result)."""
+    return {
+        str(p.relative_to(run)): p.read_bytes()
+        for p in run.rglob("*")
+        if p.is_file() and ".hydra" not in p.parts and not any(part.startswith(".") for part in p.relative_to(run).parts)
+    }
+
+
+@slow
+def test_a_killed_rerun_leaves_the_previous_result_whole_and_a_finished_one_replaces_it_as_a_set(tmp_path, data_dir):
+    """A rerun into a finished run's folder replaces its checkpoint, snapshots, curves and config
+    together at its end, or not at all: killed mid-training, the old result is all there, unmixed."""
+    run_dir = tmp_path / "run"
+    common = ["model=mlp4", f"paths.data_dir={data_dir}", "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}",
+              f"paths.checkpoints_dir={tmp_path}/ckpts", "steps_per_epoch=10", "steps_per_batch=5"]  # fmt: skip
+    assert run_cli("src/train.py", *common, "trainer.max_steps=100").returncode == 0
+    before = result_files(run_dir)
+    assert {"models/mlp4/xor.ckpt", "snapshots/mlp4/xor.pt", "config.yaml", "dvclive/mlp4/xor/plots/metrics/train/loss.tsv"} <= set(before)
+    staged = run_dir / "dvclive/mlp4/.xor.partial/plots/metrics/train/loss.tsv"
+    for sig in (signal.SIGKILL, signal.SIGTERM):
+        proc = start("src/train.py", *common, "seed=1", "trainer.max_steps=100000", "callbacks.early_stopping.patience=100000")
+        wait_for(lambda proc=proc: staged.is_file() or proc.poll() is not None)  # its curves are being written
+        time.sleep(1.0)
+        proc.send_signal(sig)
+        proc.wait(timeout=60)
+        assert result_files(run_dir) == before, f"after {sig.name}, the folder mixes two runs' files"
+    finished = run_cli("src/train.py", *common, "seed=1", "trainer.max_steps=200")
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    after = result_files(run_dir)
+    assert set(after) == set(before), "not replaced as a set"
+    run_specific = ["models/mlp4/xor.ckpt", "snapshots/mlp4/xor.pt", "config.yaml", "dvclive/mlp4/xor/plots/metrics/train/loss.tsv"]
+    assert all(after[name] != before[name] for name in run_specific), "not replaced as a set"
+    assert b"seed: 1\n" in after["config.yaml"] and after["dvclive/mlp4/xor/plots/metrics/train/loss.tsv"].count(b"\n") > 10
+    assert not (run_dir / "dvclive/mlp4/.xor.partial").exists() and not list(run_dir.rglob(".*.lock"))
+
+
+@slow
+def test_a_new_run_over_an_interrupted_runs_state_says_it_starts_over(tmp_path, data_dir):
+    state = tmp_path / "ckpts/mlp2/xor.ckpt"
+    state.parent.mkdir(parents=True)
+    torch.save({"optimizer_states": [], "global_step": 10}, state)  # what an interrupted run leaves
+    out = run_cli("src/train.py", f"paths.data_dir={data_dir}", f"paths.checkpoints_dir={tmp_path}/ckpts", "trainer.max_steps=50",
+                  "trainer.enable_progress_bar=false", f"hydra.run.dir={tmp_path}/run")  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stderr.startswith(f"note: {state} holds an interrupted run's training state; this run starts over and replaces it")
+    assert not state.exists()
+
+
+@slow
+@pytest.mark.parametrize(
+    "case", ["a file-size limit", "stdout closed", "the reader gone", "another folder", "a folder that cannot be made"]
+)
+def test_the_machine_in_the_way_is_one_line_or_a_finished_run(tmp_path, data_dir, case):
+    """The environment, by class: a limit on file sizes (as a full disk would), stdout closed
+    before the start or its reader gone before the end, a command started in another folder, an
+    output folder that cannot be made. Each ends in a whole result or one line, never a traceback."""
+    import resource
+
+    args = [sys.executable, "src/train.py", f"paths.data_dir={data_dir}", "trainer.max_steps=20", "trainer.enable_progress_bar=false",
+            f"hydra.run.dir={tmp_path}/run", f"paths.checkpoints_dir={tmp_path}/ckpts"]  # fmt: skip
+    checkpoint = tmp_path / "run/models/mlp2/xor.ckpt"
+    options = {"cwd": ROOT, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    if case == "a file-size limit":
+        options["preexec_fn"] = lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+    elif case == "stdout closed":
+        options |= {"stdout": None, "preexec_fn": lambda: os.close(1)}
+    elif case == "another folder":
+        args = [sys.executable, str(ROOT / "src/train.py"), *args[2:]]
+        args[2] = "paths.data_dir=data"  # (relative: from where it starts)
+        options["cwd"] = tmp_path / "elsewhere"
+        options["cwd"].mkdir()
+    elif case == "a folder that cannot be made":
+        args[5] = "hydra.run.dir=/proc/gatelab-test/run"
+    proc = subprocess.Popen(args, **options)
+    if case == "the reader gone":
+        proc.stdout.close()  # (before the run prints its summary)
+    stderr = proc.communicate(timeout=300)[1]
+    if case in ("stdout closed", "the reader gone"):  # the run finishes and writes its result either way
+        assert proc.returncode == (141 if case == "the reader gone" else 0) and checkpoint.is_file(), (proc.returncode, stderr[-2000:])
+        assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr[-2000:]
+        return
+    assert proc.returncode == 2 and stderr.count("\n") == 1 and stderr.startswith("error: "), (proc.returncode, stderr[-2000:])
+    assert not checkpoint.exists()
+    said = {"a file-size limit": "cannot write", "another folder": "data/xor.csv not found",
+            "a folder that cannot be made": "cannot write to /proc/gatelab-test/run/"}[case]  # fmt: skip
+    assert said in stderr, stderr
+
+
 # --- by class: checked in-process, before anything is trained or written -------------------------
 
 
@@ -666,8 +757,10 @@ def test_a_second_writer_of_the_same_outputs_is_refused(trained, data_dir, tmp_p
         "evaluate": (["src/evaluate.py", "--models", "mlp2", "--gates", "xor", "--data-dir", str(data_dir),
                       "--models-dir", str(trained), "--out-dir", str(out_dir)], [out_dir / "reports/summary.md"]),
     }[command]  # fmt: skip
+    (tmp_path / "another-tmp").mkdir()
     with sole_writer(outputs, "test"):  # as a first process writing them would
-        out = run_cli(*args)
+        # (with another temp folder, as on another node of a cluster: the lock is beside the outputs)
+        out = run_cli(*args, env={"TMPDIR": str(tmp_path / "another-tmp")})
     assert_one_line_error(out, f"is writing {outputs[0]} right now; wait for it to end, or write elsewhere")
     assert not any(p.suffix in (".ckpt", ".json", ".md", ".png") for p in files_in(tmp_path / "busy"))
 

@@ -20,7 +20,7 @@ import torch
 from omegaconf import DictConfig
 
 from gatelab.config.layout import check_name, output_files, output_folders, output_places
-from gatelab.config.places import check_write_places
+from gatelab.config.places import check_write_places, project_root
 from gatelab.config.planning import study_bytes_per_seed, study_cells
 from gatelab.config.record import manual_model_name, trains_by_hand
 from gatelab.core.chain_rule import check_plain_sgd, check_rule
@@ -242,6 +242,13 @@ def check_data(cfg: DictConfig, data_written: bool = True) -> None:
     check_epoch_layout(cfg.steps_per_epoch, cfg.steps_per_batch)
     check_noise_settings(data.noise, data.samples_per_corner, data.split)
     expected_x, expected_y = truth_table(data.gate)
+    root = project_root()
+    elsewhere = root is not None and Path.cwd().resolve() != root  # (started in another folder than the project's)
+    if data_written and not Path(data.path).is_file() and elsewhere and (root / data.path).is_file():
+        raise GatelabError(
+            f"{data.path} not found in {Path.cwd()}: gatelab's paths are relative to the folder a command starts in; "
+            f"start it in the project's folder ({root}), or give paths.data_dir={root / cfg.paths.data_dir}"
+        )
     if data_written:
         x, y = read_gate_csv(data.path)
         if x.shape != expected_x.shape or not (x == expected_x).all() or not (y == expected_y).all():

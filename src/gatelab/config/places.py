@@ -29,6 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gatelab.infra.compat import set_hydra_config
 from gatelab.infra.errors import GatelabError, exit_from_hydra_callback
+from gatelab.infra.files import check_writable
 
 #: The project's folders that the pipeline's stages write (dvc.yaml's outs, metrics and plots, and
 #: the pipeline's resume states); a test keeps this list and dvc.yaml the same.
@@ -125,5 +126,6 @@ def check_hydra_places(config: DictConfig, setting: str) -> None:
             # (A folder given by hand, or paths=pipeline's: checked first, so that it is named.)
             places = {"paths.out_dir": (config.paths.out_dir, True), **places}
         check_write_places(places, own_folder=OmegaConf.select(config, setting))
+        check_writable(OmegaConf.select(config, setting))  # (Hydra makes it next: a folder that cannot be, said now)
     except Exception as err:
         exit_from_hydra_callback(err)

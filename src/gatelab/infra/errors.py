@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,6 +44,11 @@ def exit_on_user_error() -> Iterator[None]:
     """
     try:
         yield
+    except BrokenPipeError:
+        # Whoever read our output went away (`| head -1`): end quietly, as a Unix tool killed by
+        # SIGPIPE would (status 141), without Python's "Exception ignored" at shutdown.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+        raise SystemExit(128 + signal.SIGPIPE) from None
     except Exception as err:
         message = describe_user_error(err)
         if message is None:
@@ -60,11 +68,40 @@ def exit_from_hydra_callback(err: Exception, context: str = "") -> None:
 
 
 def describe_user_error(err: BaseException) -> str | None:
-    """One line for a user's mistake; None when ``err`` is not one."""
+    """One line for a user's mistake, or the machine's (a full disk); None when ``err`` is not one."""
     cause = user_error_in(err)
     if cause is not None:
         return first_line(cause)
-    return failed_submitit_job(err) or hydra_message(err)
+    return failed_submitit_job(err) or hydra_message(err) or environment_message(err)
+
+
+#: What the machine, not the code, can make a write fail with, and what to do about it.
+ENVIRONMENT_ERRNOS = {
+    errno.ENOSPC: "free some space, or write elsewhere (paths.*, --out-dir)",
+    errno.EDQUOT: "free some of your quota, or write elsewhere (paths.*, --out-dir)",
+    errno.EFBIG: "a file-size limit (ulimit -f) stops it: raise it, or write elsewhere",
+    errno.EROFS: "write elsewhere (paths.*, --out-dir): runs by hand go to runs/ by default",
+    errno.EACCES: "write elsewhere (paths.*, --out-dir), or make it writable",
+    errno.EPERM: "write elsewhere (paths.*, --out-dir), or make it writable",
+    errno.ENAMETOOLONG: "choose a shorter name or folder",
+}
+
+
+#: SQLite's words for the same (DVC keeps its state in SQLite; dvclive opens it at a run's start).
+SQLITE_DISK_ERRORS = ("disk I/O error", "database or disk is full", "readonly database", "unable to open database")
+
+
+def environment_message(err: BaseException | None) -> str | None:
+    """One line for an OSError of the machine's making, wherever it was raised (gatelab's writes,
+    Lightning's, dvclive's), found down the chain of causes."""
+    while err is not None:
+        if isinstance(err, OSError) and err.errno in ENVIRONMENT_ERRNOS:
+            where = f" {err.filename}" if err.filename else ""
+            return f"cannot write{where}: {err.strerror or err}; {ENVIRONMENT_ERRNOS[err.errno]}"
+        if type(err).__module__ == "sqlite3" and any(s in str(err) for s in SQLITE_DISK_ERRORS):  # (DVC's state, via dvclive)
+            return f"cannot write DVC's state (.dvc/tmp): {err}; free some space, raise a file-size limit (ulimit -f), or make it writable"
+        err = err.__cause__ or err.__context__
+    return None
 
 
 def user_error_in(err: BaseException | None) -> BaseException | None:

@@ -145,7 +145,7 @@ def check_writable(folder: str | os.PathLike) -> None:
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as err:
-        raise GatelabError(f"cannot write to {folder}/: {err.strerror or err}; choose another paths.* folder") from None
+        raise GatelabError(f"cannot write to {folder}/: {err.strerror or err}; choose another folder") from None
 
 
 def check_output_places(files: list[str], folders: list[str] = (), create_folders: bool = True) -> None:
@@ -223,9 +223,27 @@ def read_json(path: str | Path) -> dict:
     if not path.is_file():
         raise GatelabError(f"{path} not found; run 'dvc repro' (or the command that writes it) first")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise GatelabError(f"{path} is not valid JSON; rerun the command that writes it") from None
+
+
+#: What reading a damaged file's content raises: a key missing, a value of the wrong type or shape.
+DAMAGE = (KeyError, TypeError, ValueError, IndexError, AttributeError, ZeroDivisionError, OverflowError, RuntimeError)
+
+
+@contextmanager
+def reading(what: str, path: str | os.PathLike) -> Iterator[None]:
+    """Interpret the content of ``path`` (a ``what``) inside the block. A file that parses but is
+    damaged, or written by something else (a value missing, of another type or shape), ends in one
+    line naming it, whichever step of the interpretation finds it, rather than a traceback."""
+    try:
+        yield
+    except DAMAGE as err:
+        detail = str(err).strip().splitlines()[0][:120] if str(err).strip() else ""
+        raise GatelabError(
+            f"{path} is not a whole {what} ({type(err).__name__}{': ' + detail if detail else ''}); rerun the command that writes it"
+        ) from None
 
 
 def write_json(path: str | Path, data: dict) -> Path:

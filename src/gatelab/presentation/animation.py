@@ -31,10 +31,10 @@ from torch import nn
 from gatelab.core import snapshot_file
 from gatelab.core.anatomy import classify, row_names
 from gatelab.core.hidden_space import HiddenView, hidden_view, last_hidden
-from gatelab.core.network import architecture, build_mlp, linear_layers
+from gatelab.core.network import architecture, build_mlp, check_activation, check_hidden, linear_layers
 from gatelab.core.solved import LN2, PLATEAU, UNDECIDED, is_solved, on_plateau, rows_right, solved_threshold
 from gatelab.infra.errors import GatelabError
-from gatelab.infra.files import atomic_write
+from gatelab.infra.files import atomic_write, reading
 from gatelab.presentation.plots import HIGH, LOW, input_axis, probability_map, save_figure
 
 FRAMES = 48  # per GIF; stacked runs share them (each GIF about 1 MB at most)
@@ -105,15 +105,38 @@ def load_recording(path: str | Path) -> Recording:
     """A snapshots file written by ``gatelab.snapshots.Snapshots``, or a one-line error."""
     path = Path(path)
     content = snapshot_file.load(path)
-    steps, weights, net, data = (content[key] for key in ("steps", "weights", "net", "data"))
-    if len(steps) < 2:
-        raise GatelabError(f"{path} holds {len(steps)} snapshot(s); an animation needs at least two (a run of >= 1 step)")
-    weights = weights.float()  # a trainer.precision=64-true run records float64; the pictures are float32's
-    recording = Recording(path, steps, weights, list(net["hidden"]), net["activation"], data["x"].float(), data["y"].float(),
-                          content.get("config") or {})  # fmt: skip
+    with reading("snapshots file", path):
+        steps, weights, net, data = (content[key] for key in ("steps", "weights", "net", "data"))
+        if len(steps) < 2:
+            raise GatelabError(f"{path} holds {len(steps)} snapshot(s); an animation needs at least two (a run of >= 1 step)")
+        weights = weights.float()  # a trainer.precision=64-true run records float64; the pictures are float32's
+        recording = Recording(path, steps, weights, list(net["hidden"]), net["activation"], data["x"].float(), data["y"].float(),
+                              content.get("config") or {})  # fmt: skip
+        check_recording(recording)
     if not torch.isfinite(recording.weights).all():
         raise GatelabError(f"{path} holds non-finite weights: the run diverged")
     return recording
+
+
+def check_recording(recording: Recording) -> None:
+    """The shapes and kinds a drawing relies on (ValueError if not): steps increasing, one row of
+    weights per step of the net's size, a known activation, a truth table's points and labels."""
+    steps, weights, x, y = recording.steps, recording.weights, recording.x, recording.y
+    try:
+        check_hidden(recording.hidden), check_activation(recording.activation)
+    except GatelabError as err:  # (said of a setting: here it is the file's)
+        raise ValueError(str(err)) from None
+    sizes = [x.shape[1] if x.dim() == 2 else -1, *recording.hidden, 1]
+    parameters = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    if steps.dim() != 1 or steps.dtype.is_floating_point or not bool((steps.diff() > 0).all()):
+        raise ValueError("steps must be increasing whole numbers")
+    if (
+        weights.shape != (len(steps), parameters)
+        or x.dim() != 2
+        or y.shape not in ((len(x),), (len(x), 1))
+        or not isinstance(recording.config, dict)
+    ):
+        raise ValueError("weights, points and labels are not of the recorded net's shapes")
 
 
 def picture_name(runs: Sequence[str]) -> str:

@@ -10,12 +10,13 @@ a heatmap per depth, and a table for the report.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from gatelab.config.layout import SHARD_FILE
 from gatelab.core.network import architecture
 from gatelab.infra.errors import GatelabError
-from gatelab.infra.files import check_output_places, read_json, sole_writer, write_json, written_together
+from gatelab.infra.files import check_output_places, read_json, reading, sole_writer, write_json, written_together
 from gatelab.presentation.plots import save_figure
 
 FORMAT = 1
@@ -54,9 +55,11 @@ def collect(places: list[str | Path]) -> dict:
         study = read_json(path)
         if not isinstance(study, dict) or not {"per_seed", "settings", "steps_to_100"} <= study.keys():
             raise GatelabError(f"{path} is not a seed study written by src/study.py (shards: merge them first, src/merge_shards.py)")
-        settings = study["settings"]
-        key = (*net_of(settings["architecture"]), float(settings["lr"]))
-        shared = {k: study[k] for k in SHARED} | {k: settings[k] for k in SHARED_SETTINGS}
+        with reading("seed study", path):
+            settings = study["settings"]
+            key = (*net_of(settings["architecture"]), float(settings["lr"]))
+            shared = {k: study[k] for k in SHARED} | {k: settings[k] for k in SHARED_SETTINGS}
+            check_cell(study)
         if first is None:
             first, first_path = shared, path
         elif shared != first:
@@ -66,6 +69,14 @@ def collect(places: list[str | Path]) -> dict:
             raise GatelabError(f"{path} and {where[key]} are both {settings['architecture']} at lr {settings['lr']:g}")
         cells[key], where[key] = study, path
     return summarize(first, cells)
+
+
+def check_cell(study: dict) -> None:
+    """What the landscape reads of a study (summarize), of the types it needs: ValueError if not."""
+    steps = study["steps_to_100"]
+    numbers = [study["solved"], study["solve_rate"], study["seeds"], *([steps["median"], steps["p10"], steps["p90"]] if steps else [])]
+    if not all(isinstance(n, (int, float)) and not isinstance(n, bool) and math.isfinite(n) for n in numbers):
+        raise ValueError("a count, rate or number of steps is not a finite number")
 
 
 def summarize(shared: dict, cells: dict[tuple[int, int, float], dict]) -> dict:

@@ -30,7 +30,7 @@ from gatelab.config.layout import SHARD_FILE, is_run_name, shown_path
 from gatelab.config.planning import shard_range
 from gatelab.config.record import changed_settings, resolved_config
 from gatelab.infra.errors import GatelabError, exit_from_hydra_callback
-from gatelab.infra.files import check_output_places, read_json, sole_writer, write_json, written_together
+from gatelab.infra.files import check_output_places, read_json, reading, sole_writer, write_json, written_together
 from gatelab.recipes.summary import format_study, summarize_facts, write_study
 
 FORMAT = "gatelab-study-shard-1"
@@ -88,40 +88,41 @@ def merge(paths: list[Path]) -> dict:
     for path, shard in zip(paths, shards):
         if not isinstance(shard, dict) or shard.get("format") != FORMAT:
             raise GatelabError(f"{path} is not a study shard written by src/study.py study.shards=K")
-    first, first_path = shards[0], paths[0]
-    count = first["shards"]
-    for path, shard in zip(paths, shards):
-        if (shard["model"], shard["gate"], shard["shards"]) != (first["model"], first["gate"], count):
-            raise GatelabError(
-                f"{path} is shard {shard['shard']} of {shard['shards']} of {shard['model']} on {shard['gate']}, but "
-                f"{first_path} is of {count} of {first['model']} on {first['gate']}: shards of different studies"
-            )
-        changed = [c for c in changed_settings(first["config"], shard["config"]) if c.split(":")[0] not in PER_SHARD]
-        if changed:
-            raise GatelabError(f"{path} and {first_path} are shards of runs with different settings ({'; '.join(changed)})")
-    numbers = sorted(shard["shard"] for shard in shards)
-    repeated = sorted({n for n in numbers if numbers.count(n) > 1})
-    missing = sorted(set(range(count)) - set(numbers))
-    if repeated or missing:
-        what = "; ".join([f"shard(s) {', '.join(map(str, repeated))} given twice"] * bool(repeated)
-                         + [f"shard(s) {', '.join(map(str, missing))} missing (failed or not run?)"] * bool(missing))  # fmt: skip
-        raise GatelabError(f"{first['model']} on {first['gate']}: {count} shards expected, {what}")
-    study = first["config"]["study"]
-    shards.sort(key=lambda shard: shard["shard"])
-    facts: dict[str, list] = defaultdict(list)
-    for path, shard in sorted(zip(paths, shards), key=lambda item: item[1]["shard"]):
-        seeds = shard_range(study["first_seed"], study["seeds"], shard["shard"], count)
-        lengths = {len(values) for values in shard["per_seed"].values()}
-        if shard["seeds"] != [seeds.start, seeds.stop] or lengths != {len(seeds)}:
-            raise GatelabError(
-                f"{path} does not hold the seeds {seeds.start}..{seeds.stop - 1} that shard {shard['shard']} of {count} trains"
-            )
-        for key, values in shard["per_seed"].items():
-            facts[key] += values
-    seeds = range(study["first_seed"], study["first_seed"] + study["seeds"])
-    steps = max(shard["steps"] for shard in shards)  # the unsharded study stops when its last copy's run does
-    result = summarize_facts(first["model"], first["gate"], seeds, steps, first["threshold"], dict(facts))
-    result["settings"] = first["settings"]
+    with reading("set of study shards", ", ".join(map(str, paths))):
+        first, first_path = shards[0], paths[0]
+        count = first["shards"]
+        for path, shard in zip(paths, shards):
+            if (shard["model"], shard["gate"], shard["shards"]) != (first["model"], first["gate"], count):
+                raise GatelabError(
+                    f"{path} is shard {shard['shard']} of {shard['shards']} of {shard['model']} on {shard['gate']}, but "
+                    f"{first_path} is of {count} of {first['model']} on {first['gate']}: shards of different studies"
+                )
+            changed = [c for c in changed_settings(first["config"], shard["config"]) if c.split(":")[0] not in PER_SHARD]
+            if changed:
+                raise GatelabError(f"{path} and {first_path} are shards of runs with different settings ({'; '.join(changed)})")
+        numbers = sorted(shard["shard"] for shard in shards)
+        repeated = sorted({n for n in numbers if numbers.count(n) > 1})
+        missing = sorted(set(range(count)) - set(numbers))
+        if repeated or missing:
+            what = "; ".join([f"shard(s) {', '.join(map(str, repeated))} given twice"] * bool(repeated)
+                             + [f"shard(s) {', '.join(map(str, missing))} missing (failed or not run?)"] * bool(missing))  # fmt: skip
+            raise GatelabError(f"{first['model']} on {first['gate']}: {count} shards expected, {what}")
+        study = first["config"]["study"]
+        shards.sort(key=lambda shard: shard["shard"])
+        facts: dict[str, list] = defaultdict(list)
+        for path, shard in sorted(zip(paths, shards), key=lambda item: item[1]["shard"]):
+            seeds = shard_range(study["first_seed"], study["seeds"], shard["shard"], count)
+            lengths = {len(values) for values in shard["per_seed"].values()}
+            if shard["seeds"] != [seeds.start, seeds.stop] or lengths != {len(seeds)}:
+                raise GatelabError(
+                    f"{path} does not hold the seeds {seeds.start}..{seeds.stop - 1} that shard {shard['shard']} of {count} trains"
+                )
+            for key, values in shard["per_seed"].items():
+                facts[key] += values
+        seeds = range(study["first_seed"], study["first_seed"] + study["seeds"])
+        steps = max(shard["steps"] for shard in shards)  # the unsharded study stops when its last copy's run does
+        result = summarize_facts(first["model"], first["gate"], seeds, steps, first["threshold"], dict(facts))
+        result["settings"] = first["settings"]
     return result
 
 
