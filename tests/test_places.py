@@ -166,15 +166,17 @@ def test_every_output_setting_pointed_at_a_forbidden_place_is_refused_and_writes
     broken = []
     for script in OUTPUT_SETTINGS:
         mine = [c for c in cases if c[0] == script]
-        lines = [
-            [f"paths.data_dir={data_dir}", "trainer.max_steps=5", "trainer.enable_progress_bar=false", "study.seeds=2" if script == "src/study.py" else "seed=1",
-             f"{setting}={forbidden_place(kind, is_folder, tmp_path, pick)}"]
-            for _, setting, is_folder, kind, pick in mine
-        ]  # fmt: skip
-        for case, line, out in zip(mine, lines, run_cli_batch(script, lines, env={"DVC_STAGE": None})):
+        base = [f"paths.data_dir={data_dir}", "trainer.max_steps=5", "trainer.enable_progress_bar=false",
+                "study.seeds=2" if script == "src/study.py" else "seed=1"]  # fmt: skip
+        lines = [[*base, f"{setting}={forbidden_place(kind, is_folder, tmp_path, pick)}"] for _, setting, is_folder, kind, pick in mine]
+        lines.append([*base, f"hydra.run.dir={tmp_path}/afterwards-{script[4:-3]}"])  # (and then a good command runs)
+        *outs, afterwards = run_cli_batch(script, lines, env={"DVC_STAGE": None})
+        for case, line, out in zip(mine, lines, outs):
             shown = " ".join(line[-1:])
             if out.returncode != 2 or out.stderr.count("\n") != 1 or not out.stderr.startswith("error: "):
                 broken.append(f"{script} {shown} ({case[3]}): exit {out.returncode}: {out.stderr[-400:]!r}")
+        if afterwards.returncode != 0:
+            broken.append(f"{script}: a good command failed afterwards: {afterwards.stderr[-400:]!r}")
     assert not broken, "\n".join(broken)
     assert listing(Path("/")) == root_before, "a command wrote into /"
     assert digest_of_project() == project_before, "a command changed the project"
