@@ -113,7 +113,7 @@ def test_the_studies_gather_into_one_grid(small_landscape, tmp_path):
     assert json.loads((tmp_path / "out/landscape.json").read_text()) == landscape
     assert (tmp_path / "out/landscape.png").read_bytes().startswith(b"\x89PNG")
     rows = table(landscape)
-    assert rows[0] == "| net | lr 1 | lr 10 |" and rows[2].startswith("| 2-1-1 | 0/12 | 0/12 |")  # one unit: never
+    assert rows[0] == "| net | lr 1 | lr 10 |" and rows[2].startswith("| 2-1-1 | 0/12 [0-25] | 0/12 [0-25] |")  # one unit: never
 
 
 def copy_cell(landscape: Path, net: str, to: str) -> Path:
@@ -171,7 +171,7 @@ def test_the_readme_sweep_and_gather_commands(tmp_path, data_dir, without_lightn
     assert out.stdout.count(" on xor: ") == 4
     out = run_cli("src/landscape.py", str(sweep), env=without_lightning)
     assert out.returncode == 0, out.stderr
-    assert "| 2-1-1 | 0/8 | 0/8 |" in out.stdout and "| 2-2-1 |" in out.stdout
+    assert "| 2-1-1 | 0/8 [0-33] | 0/8 [0-33] |" in out.stdout and "| 2-2-1 |" in out.stdout
     assert (sweep / "landscape.json").is_file() and (sweep / "landscape.png").is_file()
 
 

@@ -110,7 +110,8 @@ def test_a_bad_experiment_value_is_refused_before_any_output_is_removed(reproduc
     before = {place: files_under(repo / place) for place in places}
     for bad, said in [("seed_study.seeds=0", "study.seeds must be a positive integer, got 0"),
                       ("failing_seed=-1", "seed must be an integer from 0 to 2**32-1, got -1"),
-                      ("landscape.seeds=abc", "study.seeds must be a positive integer")]:  # fmt: skip
+                      ("landscape.seeds=abc", "study.seeds must be a positive integer"),
+                      ("animations=mlp9/xor", "animations names mlp9/xor, which no stage trains")]:  # fmt: skip
         out = run(repo, "dvc", "exp", "run", "-S", bad, check=False)
         assert out.returncode != 0 and said in out.stdout + out.stderr, (bad, (out.stdout + out.stderr)[-3000:])
         assert "Running stage 'check'" in out.stdout and "Running stage 'study'" not in out.stdout

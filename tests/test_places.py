@@ -20,11 +20,11 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from conftest import ROOT, run_cli_batch
-from gatelab.config.places import PIPELINE_OUTPUTS, SOURCES, check_write_places, project_root
+from gatelab.config.places import PIPELINE_OUTPUTS, RUN_RESULTS, SOURCES, check_write_places, project_root
 from gatelab.infra.errors import GatelabError
 
 BUDGET = int(os.environ.get("GATELAB_INVARIANT_EXAMPLES", "30"))
-SEGMENT = st.sampled_from(["a", "mlp2", "xor.ckpt", "x y", "run-1", ".hidden", "deep/er"])
+SEGMENT = st.sampled_from(["a", "mlp2", "xor.ckpt", "x y", "run-1", ".hidden", "deep/er", "models", "config.yaml"])
 #: Each class of place: how to build one under (project, tmp), and whether a run by hand may write
 #: a file there (a folder: the same, but for the root and the project's folder themselves).
 CLASSES = ["root", "project", "source", "pipeline", "other_run", "own", "elsewhere"]
@@ -50,7 +50,9 @@ def refused_by_rule(kind: str, tail: list[str], is_folder: bool, dvc: bool) -> b
         return directly_in
     if kind == "project":
         return directly_in and not dvc
-    return {"source": True, "pipeline": not dvc, "other_run": True}.get(kind, False)
+    if kind == "other_run":  # (its folder itself, or its result's places in it)
+        return depth == 0 or Path(*tail).parts[0] in RUN_RESULTS
+    return {"source": True, "pipeline": not dvc}.get(kind, False)
 
 
 @settings(max_examples=max(BUDGET * 10, 200), deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
@@ -103,6 +105,16 @@ def test_the_pipelines_places_are_dvc_yamls_outputs_and_the_sources_are_gits():
     assert folders <= SOURCES | PIPELINE_OUTPUTS, folders - SOURCES - PIPELINE_OUTPUTS
 
 
+def test_a_runs_result_is_what_a_run_by_hand_writes_in_its_folder():
+    """RUN_RESULTS (what, in another run's folder, is its result) names every folder conf/paths/run.yaml
+    puts in a run's folder, its config.yaml and Hydra's record, and the side tools' folders."""
+    import yaml
+
+    paths = yaml.safe_load((ROOT / "conf/paths/run.yaml").read_text())["paths"]
+    in_run = {value.split("/", 1)[1] for value in paths.values() if value.startswith("${.out_dir}/")}
+    assert in_run | {".hydra", "metrics", "reports"} == RUN_RESULTS  # (evaluate's --out-dir: metrics/, plots/, reports/)
+
+
 # --- the commands ------------------------------------------------------------------------------
 
 #: Each entry point's settings that name where it writes: (setting, a folder?).
@@ -123,7 +135,7 @@ def forbidden_place(kind: str, is_folder: bool, tmp: Path, pick: int) -> str:
         "project": "." if is_folder else f"{name}.out",
         "source": ["src", "conf", "tests", "docs"][pick % 4] + f"/{name}",
         "pipeline": sorted(PIPELINE_OUTPUTS)[pick % len(PIPELINE_OUTPUTS)] + f"/{name}",
-        "other_run": str(tmp / "other-run" / name),
+        "other_run": str(tmp / "other-run" / ("study" if is_folder else "models") / name),
     }[kind]
 
 

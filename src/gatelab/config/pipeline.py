@@ -36,22 +36,41 @@ def stage_commands(root: Path) -> dict[str, str]:
 
 
 def check_pipeline(root: Path) -> int:
-    """Check every job of every Hydra stage of ``root``'s dvc.yaml; returns the number of jobs."""
-    checked = 0
+    """Check every job of every Hydra stage of ``root``'s dvc.yaml, then the runs the animate stage
+    draws; returns the number of jobs."""
+    jobs: list[tuple[str, str] | None] = []
+    commands = stage_commands(root)
     with initialize_config_dir(str(root / "conf"), version_base="1.3"):
-        for stage, command in stage_commands(root).items():
+        for stage, command in commands.items():
             try:
-                checked += check_command(command)
+                jobs += check_command(command)
             except GatelabError as err:
                 raise GatelabError(f"stage {stage}: {err}") from None
-    return checked
+    trained = {job for job in jobs if job is not None}  # (name, gate) of every run the pipeline trains
+    for stage, command in commands.items():
+        argv = shlex.split(command)
+        if argv[1:2] == ["src/animate.py"]:
+            check_animated(stage, argv[2:], trained)
+    return len(jobs)
 
 
-def check_command(command: str) -> int:
-    """Check each job of one stage's command (none if it is not a Hydra app's); returns how many."""
+def check_animated(stage: str, arguments: list[str], trained: set[tuple[str, str]]) -> None:
+    """The animate stage's runs (``animations`` in params.yaml) are runs a stage trains: a name
+    that is not would be found only after DVC removed the animations."""
+    values_of = {"--snapshots-dir", "--out-dir"}
+    runs = [a for i, a in enumerate(arguments) if not a.startswith("--") and (i == 0 or arguments[i - 1] not in values_of)]
+    for item in (run for arg in runs for group in arg.split(",") for run in group.split("+") if run):
+        name, _, gate = item.partition("/")
+        if (name, gate) not in trained:
+            raise GatelabError(f"stage {stage}: animations names {item}, which no stage trains; name runs as <name>/<gate>, e.g. mlp2/xor")
+
+
+def check_command(command: str) -> list[tuple[str, str] | None]:
+    """Check each job of one stage's command (none if it is not a Hydra app's); returns one entry
+    per job: the run it trains, (name, gate), or None for a study's job."""
     argv = shlex.split(command)
     if len(argv) < 2 or argv[1] not in HYDRA_APPS:
-        return 0
+        return []
     arguments = [a for a in argv[2:] if a not in ("--multirun", "-m")]
     sweeping = len(arguments) < len(argv) - 2
     fixed = [a for a in arguments if not is_sweep(a)] if sweeping else arguments
@@ -60,10 +79,12 @@ def check_command(command: str) -> int:
         base.hydra.overrides.task = arguments
         base.hydra.job.config_name = HYDRA_APPS[argv[1]]
     jobs = sweep_jobs(base)[0] if sweeping else [arguments]
+    checked = []
     for number, overrides in enumerate(jobs):
         job = job_config(base, overrides, number)
         check_config(job, create_folders=False, data_written=False)
-    return len(jobs)
+        checked.append(None if "study" in job else (job.name, job.data.gate))
+    return checked
 
 
 def is_sweep(argument: str) -> bool:

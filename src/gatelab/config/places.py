@@ -12,8 +12,9 @@ A command may write anywhere but:
 - the pipeline's outputs (``data/``, ``models/``, ...: ``PIPELINE_OUTPUTS``), unless DVC runs the
   command as a stage of dvc.yaml (DVC sets ``DVC_STAGE`` for every stage it runs): a run by hand
   never writes the pipeline's committed results, and so never makes a stage fail half way;
-- another run's folder (one holding a run's ``.hydra/`` record): a run writes its own folder (a
-  rerun into the same folder replaces its files as a set); a side tool, none.
+- another run's result: a folder holding a run's ``.hydra/`` record, or the places of its result
+  in it (``models/``, ``config.yaml``, ...: ``RUN_RESULTS``). A run writes its own folder (a rerun
+  into the same folder replaces its files as a set); a new folder inside another's is not its result.
 
 That no two outputs of one run are one file is ``gatelab.config.checks.check_distinct_outputs``.
 """
@@ -35,6 +36,9 @@ from gatelab.infra.files import check_writable
 #: the pipeline's resume states); a test keeps this list and dvc.yaml the same.
 PIPELINE_OUTPUTS = frozenset({"data", "models", "snapshots", "dvclive", "study", "plots", "metrics", "reports",
                               "landscape", "logs", "checkpoints", "checks"})  # fmt: skip
+#: What a run by hand writes in its folder (conf/paths/run.yaml, Hydra's record, the side tools'
+#: folders): another run's folder and these in it are its result; a test keeps the list true.
+RUN_RESULTS = frozenset({"models", "dvclive", "snapshots", "logs", "study", "plots", "config.yaml", ".hydra", "metrics", "reports"})
 #: The project's sources and records: nothing gatelab runs writes there.
 SOURCES = frozenset({"src", "conf", "tests", "docs", "bench", ".ci", ".git", ".dvc", ".github"})
 
@@ -87,8 +91,9 @@ def refusal(place: Path, is_folder: bool, root: Path | None, dvc: bool, own: Pat
                 "a run by hand writes its own folder under runs/ (the default): leave it, or choose another folder"
             )
     record = run_record_above(place, own)
-    if record is not None:
-        return f"is inside another run's folder, {record}: a run writes its own folder; choose another folder"
+    if record is not None and (place == record or place.relative_to(record).parts[0] in RUN_RESULTS):
+        what = "is another run's folder" if place == record else f"is inside another run's result ({record})"
+        return f"{what}: a run writes its own folder; choose another folder"
     return None
 
 

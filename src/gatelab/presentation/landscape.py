@@ -15,6 +15,7 @@ from pathlib import Path
 
 from gatelab.config.layout import SHARD_FILE
 from gatelab.core.network import architecture
+from gatelab.core.rates import interval_text
 from gatelab.infra.errors import GatelabError
 from gatelab.infra.files import check_output_places, read_json, reading, sole_writer, write_json, written_together
 from gatelab.presentation.plots import save_figure
@@ -105,7 +106,7 @@ def grid(landscape: dict) -> tuple[list[tuple[int, int]], list[float], dict]:
 
 
 def table(landscape: dict) -> list[str]:
-    """Markdown: a row per net, a column per learning rate; 'solved/seeds (median steps)'."""
+    """Markdown: a row per net, a column per learning rate; 'solved/seeds [95 % interval, %] (median steps)'."""
     nets, lrs, cells = grid(landscape)
     lines = ["| net | " + " | ".join(f"lr {lr:g}" for lr in lrs) + " |", "|---|" + "---:|" * len(lrs)]
     for depth, width in nets:
@@ -116,7 +117,7 @@ def table(landscape: dict) -> list[str]:
                 row.append("")
                 continue
             timing = f" ({cell['median_steps']})" if cell["median_steps"] is not None else ""
-            row.append(f"{cell['solved']}/{landscape['seeds']}{timing}")
+            row.append(f"{cell['solved']}/{landscape['seeds']} {interval_text(cell['solved'], landscape['seeds'])}{timing}")
         lines.append(f"| {architecture(2, [width] * depth)} | " + " | ".join(row) + " |")
     return lines
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from gatelab.core.anatomy import AT_MEAN, MERGED, describe
 from gatelab.core.gates import FUNCTIONS
+from gatelab.core.rates import interval_text
 from gatelab.core.solved import LN2, UNDECIDED
 from gatelab.presentation.landscape import grid, table
 
@@ -154,13 +155,14 @@ def deep_study_section(studies: dict[int, dict]) -> list[str]:
         f"({settings['activation']} everywhere, full-batch {settings['optimizer']}, lr {number(settings['lr'])}), "
         "trained with each step budget:",
         "",
-        "| step budget | seeds that solve XOR | median step at which the solved first answer every row right | failures |",
+        "| step budget | seeds that solve XOR [95 % interval, %] | median step at which the solved first answer every row right | failures |",
         "|---:|---:|---:|---|",
     ]
     for budget in budgets:
         study = studies[budget]
         timing = study["steps_to_100"]["median"] if study["steps_to_100"] else "-"
-        lines.append(f"| {budget} | {study['solved']}/{study['seeds']} | {timing} | {describe_failures(study)} |")
+        solved = f"{study['solved']}/{study['seeds']} {interval_text(study['solved'], study['seeds'])}"
+        lines.append(f"| {budget} | {solved} | {timing} | {describe_failures(study)} |")
     short, long = studies[budgets[0]], studies[budgets[-1]]
     if long["solved"] > short["solved"] and long["steps_to_100"]:
         verdict = (
@@ -190,7 +192,8 @@ def study_section(studies: Results, models: Sequence[str], gates: Sequence[str])
         f"Seeds {seeds} of each model, trained at once (`python src/study.py`): "
         f"{training_sentence(s['settings'] for s in every)}. A seed solves the gate with "
         + " or ".join(solved_rule(t) for t in thresholds)
-        + " at the end of training. In brackets: the median step at which the solved seeds first answered every row right.",
+        + " at the end of training. In square brackets: the 95 % interval of the solve rate over all seeds, in percent "
+        "(Wilson's); in round brackets: the median step at which the solved seeds first answered every row right.",
         "",
         "| model | " + " | ".join(gates) + " |",
         "|---|" + "---:|" * len(gates),
@@ -200,7 +203,7 @@ def study_section(studies: Results, models: Sequence[str], gates: Sequence[str])
         for gate in gates:
             study = studies[model, gate]
             timing = f" ({study['steps_to_100']['median']})" if study["steps_to_100"] else ""
-            cells.append(f"{study['solved']}/{study['seeds']}{timing}")
+            cells.append(f"{study['solved']}/{study['seeds']} {interval_text(study['solved'], study['seeds'])}{timing}")
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
     lines.append("")
     lines += failures_table(studies, models, gates)
@@ -220,7 +223,8 @@ def landscape_section(landscape: dict, path: str) -> list[str]:
         "",
         f"Seeds {first} to {first + seeds - 1} of each {landscape['activation']} net at each learning rate, full-batch "
         f"{landscape['optimizer']}, at most {landscape['max_steps']} steps; solved by the seed study's rule "
-        f"({solved_rule(landscape['threshold'])}). A cell: seeds that solve XOR, and in brackets the median step at which "
+        f"({solved_rule(landscape['threshold'])}). A cell: seeds that solve XOR, in square brackets the 95 % interval of "
+        "the solve rate over all seeds (percent, Wilson's), and in round brackets the median step at which "
         "they first answered every row right. One study per net and rate (`python src/study.py --multirun +landscape=xor`), "
         f"gathered by `python src/landscape.py` into `{path}`.",
         "",
@@ -264,7 +268,9 @@ def lab_rule_section(studies: Results, gates: Sequence[str]) -> list[str]:
 
     def cell(study: dict) -> str:
         steps = study["steps_to_100"]
-        return f"{study['solved']}/{study['seeds']}" + (f" ({steps['median']})" if steps else "")
+        return f"{study['solved']}/{study['seeds']} {interval_text(study['solved'], study['seeds'])}" + (
+            f" ({steps['median']})" if steps else ""
+        )
 
     lines = [
         "### The notes' hand-written backprop rule, tested",
@@ -273,8 +279,8 @@ def lab_rule_section(studies: Results, gates: Sequence[str]) -> list[str]:
         "1e-7 to a denominator). That is not the gradient of the mean loss: for a truth table of N rows, one",
         "step of it is one step of SGD with learning rate N·lr on the weights and lr on the biases",
         "(`tests/test_backprop.py` proves it to 1e-12 in float64). `model=manual_lab` trains with exactly that",
-        "rule; `model=manual` with the exact gradient. Seeds solved (median step at which the solved seeds",
-        "first answer every row right), same seeds, same lr:",
+        "rule; `model=manual` with the exact gradient. Seeds solved [95 % interval of the rate, %] (median step at",
+        "which the solved seeds first answer every row right), same seeds, same lr:",
         "",
         "| gate | manual | manual_lab |",
         "|---|---:|---:|",
