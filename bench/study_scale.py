@@ -11,6 +11,18 @@ activations). The compiled one is timed after its first batch; that first batch,
 is the compile time, measured cold: Inductor's on-disk cache is a fresh folder for this run. The
 last columns are what a whole 10001-step budget costs each way, compile included, in microseconds
 per seed-step. One seed of the plain PyTorch loop is printed first, as the yardstick.
+
+    python bench/study_scale.py --limit                                  # the study against its limit
+
+With --limit, the second table puts the study beside its limit, for mlp2 and mlp4 at 10^4 to 10^6
+seeds (--limit-seeds): the same arithmetic as a minimal fused loop, with no Lightning and no
+bookkeeping, compiled by torch.compile (Inductor), its compile timed cold. For a 2-h-1 net the loop
+is written per copy as scalar arithmetic over one [S] tensor per parameter (structure of arrays,
+--per-call steps per compiled call), which Inductor fuses into one loop over the copies that keeps
+each copy's weights in registers. For deeper nets it is the batched-matmul step with the chain rule
+written out (the scalar form's code grows with the square of the width). Both are checked against
+autograd before they are timed. Columns: ns per seed-step, steady state, and over a 10001-step
+budget with the compile included, for the study (uncompiled and compiled) and the limit.
 """
 
 from __future__ import annotations
@@ -35,6 +47,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the config's torch_threads)")
     parser.add_argument("--no-compiled", action="store_true", help="time the uncompiled step only")
+    parser.add_argument("--limit", action="store_true", help="only the study against its limit (the second table)")
+    parser.add_argument("--limit-seeds", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--limit-steps", type=int, default=200, help="steps timed for each row of the second table")
+    parser.add_argument("--per-call", type=int, default=10, help="steps per compiled call of the scalar limit loop")
     args = parser.parse_args()
     if args.steps <= MODEL_STEPS_PER_BATCH:
         parser.error(f"--steps must be more than one batch ({MODEL_STEPS_PER_BATCH} steps) to time a step, got {args.steps}")
@@ -68,10 +84,10 @@ def main() -> None:
         def on_train_end(self, *_) -> None:
             self.end = time.perf_counter()
 
-    def fit(seeds: int, steps: int, compiled: bool) -> tuple[float, float]:
+    def fit(seeds: int, steps: int, compiled: bool, hidden: tuple[int, ...] = (2,)) -> tuple[float, float]:
         """Seconds per step after the first batch, and the first batch's extra time (the compile)."""
         model = SeedStudy(
-            [2], "sigmoid", range(seeds), optimizer=lambda p: torch.optim.SGD(p, lr=1.0), threshold=0.0,
+            list(hidden), "sigmoid", range(seeds), optimizer=lambda p: torch.optim.SGD(p, lr=1.0), threshold=0.0,
             steps_per_batch=MODEL_STEPS_PER_BATCH, compiled=compiled,
         )  # fmt: skip
         clock = Clock()
@@ -89,6 +105,9 @@ def main() -> None:
     train_plain(x, y, [2], steps=args.steps)
     plain = (time.perf_counter() - start) / args.steps
     print(f"device: {args.accelerator}; torch threads: {args.threads}; plain loop, 1 seed: {plain * 1e3:.3f} ms/step")
+    if args.limit:
+        limit_table(args, fit, x, y)
+        return
     fit(10, 100, compiled=False)  # warm-up
     print(
         f"{'seeds':>8} | {'ms/step':>8} {'us/seed-step':>12} | {'compiled':>8} {'us/seed-step':>12} {'compile s':>9} "
@@ -108,6 +127,59 @@ def main() -> None:
             f"{whole_eager / whole_compiled:>7.2f}x",
             flush=True,
         )
+
+
+NETS = {"mlp2": (2,), "mlp4": (10, 10, 10)}
+
+
+def limit_table(args, fit, x, y) -> None:
+    """The study's time per seed-step beside its limit's, each net, each number of seeds."""
+    import torch
+
+    rows, labels = x.tolist(), y.flatten().tolist()
+    print(f"torch threads: {args.threads}; {args.limit_steps} steps timed per row; ns per seed-step; "
+          f"'{BUDGET}': over a {BUDGET}-step budget, compile included")  # fmt: skip
+    print(f"{'net':>5} {'seeds':>8} | {'study':>8} {'compiled':>8} {BUDGET:>8} | {'limit':>8} {'compile s':>9} {BUDGET:>8} "
+          f"| {'study/limit':>11} {BUDGET:>8}")  # fmt: skip
+    from limit_loop import check_against_autograd
+
+    for name, hidden in NETS.items():
+        sizes = [2, *hidden, 1]
+        check_against_autograd(sizes, rows, labels)  # (what is timed computes the study's training)
+        for seeds in args.limit_seeds:
+            eager, _ = fit(seeds, args.limit_steps + MODEL_STEPS_PER_BATCH, compiled=False, hidden=hidden)
+            compiled, compile_s = fit(seeds, args.limit_steps + MODEL_STEPS_PER_BATCH, compiled=True, hidden=hidden)
+            study_budget = min(eager * BUDGET, compiled * BUDGET + compile_s)
+            limit, limit_compile = time_limit(sizes, rows, labels, seeds, args.limit_steps, args.per_call, torch)
+            limit_budget = limit * BUDGET + limit_compile
+            ns = 1e9 / seeds
+            print(
+                f"{name:>5} {seeds:>8} | {eager * ns:>8.1f} {compiled * ns:>8.1f} {study_budget / BUDGET * ns:>8.1f} | "
+                f"{limit * ns:>8.1f} {limit_compile:>9.1f} {limit_budget / BUDGET * ns:>8.1f} | "
+                f"{min(eager, compiled) / limit:>10.1f}x {study_budget / limit_budget:>7.1f}x",
+                flush=True,
+            )
+
+
+def time_limit(sizes, rows, labels, seeds, steps, per_call, torch) -> tuple[float, float]:
+    """Seconds per step of the minimal loop for ``seeds`` copies, steady state, and its cold compile."""
+    from limit_loop import bmm_step, parameters, scalar_steps
+
+    torch._dynamo.reset()  # (cold: a fresh compile for each row)
+    scalar = len(sizes) == 3
+    params = parameters(sizes, seeds, scalar)
+    program = scalar_steps(sizes, rows, labels, 1.0, per_call) if scalar else bmm_step(sizes, rows, labels, 1.0)
+    per = per_call if scalar else 1
+    compiled = torch.compile(program, fullgraph=True, dynamic=False)
+    start = time.perf_counter()
+    params = compiled(*params)
+    first = time.perf_counter() - start
+    calls = max(steps // per, 1)
+    start = time.perf_counter()
+    for _ in range(calls):
+        params = compiled(*params)
+    per_step = (time.perf_counter() - start) / (calls * per)
+    return per_step, max(first - per * per_step, 0.0)
 
 
 if __name__ == "__main__":
