@@ -162,11 +162,11 @@ def listing(folder: Path) -> set[str]:
 def digest_of_project() -> dict[str, str]:
     """Every file of the project but the scratch places (runs/, outputs/) and git's own: what a run
     by hand must leave as it found it."""
-    skip = {"runs", "outputs", ".git", ".venv", ".hypothesis", ".pytest_cache", "node_modules"}
+    skip = {"runs", "outputs", ".git", ".venv", ".hypothesis", ".pytest_cache", "node_modules", "__pycache__"}
     return {
         str(p.relative_to(ROOT)): hashlib.sha256(p.read_bytes()).hexdigest()
         for top in ROOT.iterdir() if top.name not in skip
-        for p in ([top] if top.is_file() else top.rglob("*")) if p.is_file() and "__pycache__" not in p.parts
+        for p in ([top] if top.is_file() else top.rglob("*")) if p.is_file() and not skip & set(p.relative_to(ROOT).parts)
     }  # fmt: skip
 
 
