@@ -48,8 +48,9 @@ def refused_by_rule(kind: str, tail: list[str], is_folder: bool, dvc: bool) -> b
     directly_in = depth == 0 if is_folder else depth <= 1
     if kind == "root":
         return directly_in
-    if kind == "project":
-        return directly_in and not dvc
+    if kind == "project":  # (a tail into its sources or the pipeline's outputs is theirs)
+        top = Path(*tail).parts[0] if tail else None
+        return (directly_in and not dvc) or top in SOURCES or (top in PIPELINE_OUTPUTS and not dvc)
     if kind == "other_run":  # (its folder itself, or its result's places in it)
         return depth == 0 or Path(*tail).parts[0] in RUN_RESULTS
     return {"source": True, "pipeline": not dvc}.get(kind, False)
