@@ -8,13 +8,17 @@ copy's gradient is exactly its own and the copies train independently, as S sing
 (``tests/test_study.py`` checks this against single runs). Given ``manual_lr`` instead of an
 optimizer, they train by the hand-written chain rule of ``gatelab.backprop`` instead of autograd.
 
-``compiled=True`` computes each step's gradients with ``torch.compile``: the forward pass, the loss
-and autograd's backward pass traced as one function (``torch.func.grad_and_value``) and fused by
-Inductor into a few loops over the copies, about 2.6x faster per copy than the eager ops at 10^4
-copies and more (bench/study_scale.py). The torch optimizer still makes the update. Its outputs differ
-from the eager step's in the last bits (fused arithmetic rounds differently), so whether a study
-compiles is a setting of the study (``study.compile``), the same for every shard of it, never a
-choice of the machine.
+``compiled=True`` compiles the step with ``torch.compile``, in one of two forms. A small net trained
+by plain SGD (``fits_scalar_step``, ``is_plain_sgd``: the pipeline's perceptron and mlp2) runs the
+per-copy scalar program of gatelab.core.scalar_step: one ``[S]`` tensor per parameter, the whole
+step, update included, fused by Inductor into one loop over the copies, compiled once per net in a
+process for any number of copies. Any other (wider or deeper nets, Adam, momentum) traces the
+forward pass, the loss and autograd's backward pass as one function (``torch.func.grad_and_value``),
+fused into a few loops around small matrix products, and the torch optimizer makes the update.
+bench/study_scale.py times both against the eager step and against a minimal loop. Compiled
+outputs differ from the eager step's in the last bits (fused arithmetic rounds differently), so
+whether a study compiles is a setting of the study (``study.compile``), the same for every shard
+of it, never a choice of the machine; tests/test_study.py checks that the verdicts do not move.
 
 Every step records, per copy, whether it answers every row right, so the first step at which
 it does is exact. After each epoch, each copy that is *solved* (gatelab.core.solved, with the
@@ -36,6 +40,7 @@ from torch import nn
 
 from gatelab.core.chain_rule import ACTIVATION_AND_DERIVATIVE, bce, chain_rule, forward_with_cache
 from gatelab.core.network import build_mlp, check_hidden
+from gatelab.core.scalar_step import compiled_scalar_step, fits_scalar_step, from_scalars, to_scalars
 from gatelab.core.solved import all_right, is_solved
 from gatelab.infra.compat import is_compiler_failure, is_nan_bce_input
 from gatelab.infra.errors import Diverged, GatelabError
@@ -113,7 +118,11 @@ class SeedStudy(ManyStepsPerBatch):
         self.end_biases: list[torch.Tensor] = []
         self._last_step: tuple[torch.Tensor, torch.Tensor] | None = None
         self._row_weight: torch.Tensor | None = None
-        self._compiled_gradients = compiled_gradients(self.activations, n_layers, groups) if compiled else None
+        self.sizes, self.activation = [inputs, *hidden, 1], activation
+        # A small net trained by plain SGD compiles to the per-copy scalar program (gatelab.core.scalar_step);
+        # any other compiled study, to autograd's batched gradients.
+        self.scalar = compiled and fits_scalar_step(self.sizes, activation) and is_plain_sgd(optimizer)
+        self._compiled_gradients = compiled_gradients(self.activations, n_layers, groups) if compiled and not self.scalar else None
 
     @property
     def weights(self) -> list[torch.Tensor]:
@@ -135,15 +144,50 @@ class SeedStudy(ManyStepsPerBatch):
         x, y = batch
         first_step = self.global_step
         optimizer = None if self.manual_lr is not None else self.optimizers().optimizer
-        correct = []
-        for _ in range(self.steps_to_take()):
-            y_hat, correct_now = self.optimization_step(x, y, optimizer)
-            correct.append(correct_now)
-            self.count_step()
+        if self.scalar:
+            y_hat, correct = self.scalar_steps(x, y, optimizer)
+        else:
+            correct = []
+            for _ in range(self.steps_to_take()):
+                y_hat, correct_now = self.optimization_step(x, y, optimizer)
+                correct.append(correct_now)
+                self.count_step()
         # Once per batch, not per step: a NaN output stays NaN, so no divergence goes unseen.
         check_finite(y_hat, first_step, self.global_step)
         self.record_first_correct(torch.cat(correct, dim=1), first_step)
         self._last_step = (y_hat, y)
+
+    @torch.no_grad()
+    def scalar_steps(self, x: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The batch's steps by the compiled scalar program (``compiled_scalar_step``): the weights as
+        one ``[S]`` tensor per parameter for the batch, written back at its end. Returns the outputs the
+        last step started from and, per step, whether each copy answered every row right (``[S, 1]``).
+        The update is plain SGD's, ``w - lr * grad``, each copy at its group's learning rate."""
+        step = compiled_scalar_step(self.sizes, self.activation, x.tolist())
+        weights, biases = self.weights, self.biases
+        params = to_scalars(weights, biases)
+        seeds = self.copies // self.groups
+        lr = torch.cat(
+            [torch.full((seeds,), group["lr"], dtype=params[0].dtype, device=params[0].device) for group in optimizer.param_groups]
+        )
+        labels, correct = y.flatten(), []
+        try:
+            for _ in range(self.steps_to_take()):
+                params, outputs, right = step(lr, labels, *params)
+                correct.append(right.unsqueeze(1))
+                self.count_step()
+        except Exception as err:
+            if not is_compiler_failure(err):
+                raise
+            reason = str(err).strip().splitlines()[0][:300]
+            raise GatelabError(f"torch.compile could not build the study's step ({reason}); set study.compile=false") from None
+        from_scalars(params, weights, biases)
+        if self.groups > 1:  # the joined tensors are copies: back into each group's parameters
+            for joined, groups in ((weights, self.weight_groups), (biases, self.bias_groups)):
+                for k, tensor in enumerate(joined):
+                    for g, part in enumerate(tensor.chunk(self.groups)):
+                        groups[g * len(joined) + k].copy_(part)
+        return torch.stack(outputs, dim=1).unsqueeze(-1), correct
 
     def optimization_step(
         self, x: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer | None
@@ -257,6 +301,16 @@ class SeedStudy(ManyStepsPerBatch):
             {"params": [*self.weight_groups[g * layers:(g + 1) * layers], *self.bias_groups[g * layers:(g + 1) * layers]], "lr": lr}
             for g, lr in enumerate(self.lrs)
         ])  # fmt: skip
+
+
+def is_plain_sgd(optimizer: OptimizerFactory | None) -> bool:
+    """Whether the factory makes torch's SGD without momentum or weight decay: ``w - lr * grad`` alone."""
+    if optimizer is None:
+        return False
+    probe = optimizer([nn.Parameter(torch.zeros(1))])
+    return type(probe) is torch.optim.SGD and all(
+        group["momentum"] == 0 and group["weight_decay"] == 0 and not group["maximize"] for group in probe.param_groups
+    )
 
 
 def join_groups(params: list[torch.Tensor], groups: int) -> list[torch.Tensor]:
