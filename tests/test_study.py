@@ -198,6 +198,28 @@ def test_the_compiled_studys_verdicts_are_the_eager_studys_for_every_copy(tmp_pa
 
 
 @pytest.mark.slow
+def test_a_sweep_of_studies_two_processes_at_a_time_writes_what_one_process_writes(tmp_path, data_dir):
+    """The pipeline's study stages run their jobs two at a time, each in its own process (dvc.yaml:
+    Hydra's joblib launcher). Each job is one study on one thread, so every file a job writes is the
+    one it writes when one process runs the jobs in turn (Hydra's basic launcher): the same bytes."""
+    written = {}
+    for launcher in ("basic", "joblib"):
+        sweep = tmp_path / launcher
+        out = run_cli(
+            "src/study.py", "--multirun", "model=perceptron,mlp2,manual", "data=xor,and", "study.seeds=30", "trainer.max_steps=800",
+            f"paths.data_dir={data_dir}", "trainer.enable_progress_bar=false", f"hydra/launcher={launcher}",
+            *(["hydra.launcher.n_jobs=2"] if launcher == "joblib" else []), f"hydra.sweep.dir={sweep}",
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.stdout.count(" seeds solve it") == 6
+        written[launcher] = {
+            f.relative_to(sweep): f.read_bytes() for f in sweep.glob("*/*/**/*") if f.is_file() and ".hydra" not in f.parts
+        }
+    assert len([f for f in written["basic"] if f.suffix == ".json"]) == 6 and len(written["basic"]) >= 12
+    assert written["joblib"] == written["basic"]
+
+
+@pytest.mark.slow
 def test_a_diverging_compiled_study_stops_with_the_uncompiled_message():
     """The fused loss does not refuse NaN outputs as torch's BCE does: the batch's check must."""
     from gatelab.infra.errors import Diverged
