@@ -98,6 +98,36 @@ def bmm_step(sizes, x, y, lr):
     return step
 
 
+def copies_last_step(sizes, x, y, lr):
+    """The same step with the copies as the last dimension (``[out, in, S]``, ``[out, S]``): each
+    product per copy a broadcast product summed over one dimension, the backward written out."""
+    xs = torch.tensor(x, dtype=torch.float32).T.unsqueeze(-1)  # [in, rows, 1]
+    ys = torch.tensor(y, dtype=torch.float32).unsqueeze(1)  # [rows, 1]
+
+    def step(*params):
+        ws, bs = params[0::2], params[1::2]
+        acts = [xs]
+        for w, b in zip(ws, bs):
+            acts.append(torch.sigmoid((w.unsqueeze(2) * acts[-1].unsqueeze(0)).sum(1) + b.unsqueeze(1)))
+        dz = (acts[-1] - ys) / len(x)  # [1, rows, S]
+        new = []
+        for layer in range(len(ws) - 1, -1, -1):
+            gw = (dz.unsqueeze(1) * acts[layer].unsqueeze(0)).sum(2)
+            gb = dz.sum(1)
+            if layer:
+                below = acts[layer]
+                dz = (ws[layer].unsqueeze(2) * dz.unsqueeze(1)).sum(0) * below * (1 - below)
+            new = [ws[layer] - lr * gw, bs[layer] - lr * gb, *new]
+        return tuple(new)
+
+    return step
+
+
+def copies_last(params: tuple) -> tuple:
+    """``parameters(..., scalar=False)`` in ``copies_last_step``'s layout."""
+    return tuple(t.permute(*range(1, t.dim()), 0).contiguous() for t in params)
+
+
 def parameters(sizes: list[int], seeds: int, scalar: bool, generator_seed: int = 0) -> tuple:
     """Random weights for ``seeds`` copies: per layer [S, out, in] and [S, out]; or, ``scalar``, the
     same as one [S] tensor per parameter, in ``scalar_steps``' order."""
@@ -132,6 +162,12 @@ def check_against_autograd(sizes: list[int], rows, labels, steps: int = 20, seed
         params = step(*params)
     worst = max(float((p - r.detach()).abs().max()) for p, r in zip(params, reference))
     assert worst < 1e-4, f"the batched-matmul loop is {worst} from autograd"
+    step = copies_last_step(sizes, rows, labels, 1.0)
+    params = copies_last(parameters(sizes, seeds, scalar=False))
+    for _ in range(steps):
+        params = step(*params)
+    worst = max(float((p - r.detach()).abs().max()) for p, r in zip(params, copies_last(tuple(reference))))
+    assert worst < 1e-4, f"the copies-last loop is {worst} from autograd"
     if len(sizes) == 3:
         ends = scalar_steps(sizes, rows, labels, 1.0, steps)(*parameters(sizes, seeds, scalar=True))
         flat = []

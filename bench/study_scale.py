@@ -19,8 +19,9 @@ seeds (--limit-seeds): the same arithmetic as a minimal fused loop, with no Ligh
 bookkeeping, compiled by torch.compile (Inductor), its compile timed cold. For a 2-h-1 net the loop
 is written per copy as scalar arithmetic over one [S] tensor per parameter (structure of arrays,
 --per-call steps per compiled call), which Inductor fuses into one loop over the copies that keeps
-each copy's weights in registers. For deeper nets it is the batched-matmul step with the chain rule
-written out (the scalar form's code grows with the square of the width). Both are checked against
+each copy's weights in registers. For deeper nets it is the faster of two layouts with the chain
+rule written out (the scalar form's code grows with the square of the width): batched matrix
+products, and the copies as the last dimension. Both are checked against
 autograd before they are timed. Columns: ns per seed-step, steady state, and over a 10001-step
 budget with the compile included, for the study (uncompiled and compiled) and the limit.
 """
@@ -50,6 +51,7 @@ def main() -> None:
     parser.add_argument("--limit", action="store_true", help="only the study against its limit (the second table)")
     parser.add_argument("--limit-seeds", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--limit-steps", type=int, default=200, help="steps timed for each row of the second table")
+    parser.add_argument("--nets", nargs="+", default=["mlp2", "mlp4"], choices=["mlp2", "mlp4"], help="the second table's nets")
     parser.add_argument("--per-call", type=int, default=10, help="steps per compiled call of the scalar limit loop")
     args = parser.parse_args()
     if args.steps <= MODEL_STEPS_PER_BATCH:
@@ -144,6 +146,8 @@ def limit_table(args, fit, x, y) -> None:
     from limit_loop import check_against_autograd
 
     for name, hidden in NETS.items():
+        if name not in args.nets:
+            continue
         sizes = [2, *hidden, 1]
         check_against_autograd(sizes, rows, labels)  # (what is timed computes the study's training)
         for seeds in args.limit_seeds:
@@ -162,14 +166,23 @@ def limit_table(args, fit, x, y) -> None:
 
 
 def time_limit(sizes, rows, labels, seeds, steps, per_call, torch) -> tuple[float, float]:
-    """Seconds per step of the minimal loop for ``seeds`` copies, steady state, and its cold compile."""
-    from limit_loop import bmm_step, parameters, scalar_steps
+    """Seconds per step of the minimal loop for ``seeds`` copies, steady state, and its cold compile.
+    A 2-h-1 net: the scalar loop. A deeper one: the faster of the batched-matmul loop and the
+    copies-last loop (the layout of gatelab.core.copies_last_step), each timed."""
+    from limit_loop import bmm_step, copies_last, copies_last_step, parameters, scalar_steps
 
+    if len(sizes) == 3:
+        program = scalar_steps(sizes, rows, labels, 1.0, per_call)
+        return time_loop(program, parameters(sizes, seeds, scalar=True), steps, per_call, torch)
+    batched = parameters(sizes, seeds, scalar=False)
+    return min(
+        time_loop(bmm_step(sizes, rows, labels, 1.0), batched, steps, 1, torch),
+        time_loop(copies_last_step(sizes, rows, labels, 1.0), copies_last(batched), steps, 1, torch),
+    )
+
+
+def time_loop(program, params, steps, per, torch) -> tuple[float, float]:
     torch._dynamo.reset()  # (cold: a fresh compile for each row)
-    scalar = len(sizes) == 3
-    params = parameters(sizes, seeds, scalar)
-    program = scalar_steps(sizes, rows, labels, 1.0, per_call) if scalar else bmm_step(sizes, rows, labels, 1.0)
-    per = per_call if scalar else 1
     compiled = torch.compile(program, fullgraph=True, dynamic=False)
     start = time.perf_counter()
     params = compiled(*params)

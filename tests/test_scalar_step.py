@@ -1,5 +1,5 @@
-"""The seed study's fast step (gatelab.core.scalar_step): the generated per-copy program computes
-autograd's SGD step, for any net it is made for, and the study uses it exactly where it should."""
+"""The seed study's fused steps (gatelab.core.scalar_step, gatelab.core.copies_last_step): each computes
+autograd's SGD step, for any net it is made for, and the study uses each exactly where it should."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gatelab.core.chain_rule import ACTIVATION_AND_DERIVATIVE, forward_with_cache
+from gatelab.core.copies_last_step import copies_last_step, from_copies_last, to_copies_last
 from gatelab.core.scalar_step import fits_scalar_step, from_scalars, parameter_count, parameter_names, scalar_step, to_scalars
 from gatelab.recipes.batched import SeedStudy, initial_weights, summed_bce
 
@@ -36,9 +37,8 @@ def autograd_steps(weights, biases, activation, x, y, lrs, steps):
     return states, outputs
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    hidden=st.lists(st.integers(1, 4), min_size=0, max_size=3),
+# Any activation, 2 or 3 inputs, any truth table, any seeds, 1-11 copies, one or two rates side by side.
+STUDY_RUNS = dict(
     activation=st.sampled_from(ACTIVATIONS),
     inputs=st.sampled_from([2, 3]),
     first_seed=st.integers(0, 10_000),
@@ -46,23 +46,38 @@ def autograd_steps(weights, biases, activation, x, y, lrs, steps):
     labels=st.integers(0, 255),
     lrs=st.lists(st.sampled_from([0.1, 0.5, 1.0, 3.0]), min_size=1, max_size=2),
 )
+
+
+def autograd_run(hidden, activation, inputs, first_seed, copies, labels, lrs):
+    """40 steps of the eager autograd study from its seeds' weights, every rate's copies side by side
+    (group-major, as SeedStudy joins its lrs), on the truth table ``labels`` of ``inputs`` inputs:
+    the rows, x, y, each copy's rate, the states and the outputs (``autograd_steps``)."""
+    rows = [list(map(float, bits)) for bits in itertools.product([0, 1], repeat=inputs)]
+    x = torch.tensor(rows)
+    y = torch.tensor([[float(labels >> r & 1)] for r in range(len(rows))])
+    weights, biases = initial_weights(hidden, activation, inputs, range(first_seed, first_seed + copies))
+    lr = torch.tensor(lrs).repeat_interleave(copies)
+    weights = [w.repeat(len(lrs), 1, 1) for w in weights]
+    biases = [b.repeat(len(lrs), 1, 1) for b in biases]
+    states, outputs = autograd_steps(weights, biases, activation, x, y, lr, 40)
+    return rows, x, y, lr, states, outputs
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    hidden=st.lists(st.integers(1, 4), min_size=0, max_size=3),
+    **STUDY_RUNS,
+)
 def test_the_scalar_program_is_autograds_sgd_step(hidden, activation, inputs, first_seed, copies, labels, lrs):
     """Any architecture, activation, truth table and learning rates: from each of 40 states of an
     eager autograd run, one step of the program gives the outputs and the next weights autograd's
     step gives, to rounding (1e-6: the two sum the rows and compute the activations in their own
     order and kernels, so they need not agree in the last bit; a long run then drifts chaotically,
     which tests/test_study.py bounds for the study), and its 'every row right' is its outputs' own."""
-    rows = [list(map(float, bits)) for bits in itertools.product([0, 1], repeat=inputs)]
-    x = torch.tensor(rows)
-    y = torch.tensor([[float(labels >> r & 1)] for r in range(len(rows))])
-    weights, biases = initial_weights(hidden, activation, inputs, range(first_seed, first_seed + copies))
-    lr = torch.tensor(lrs).repeat_interleave(copies)  # group-major, as SeedStudy joins its lrs
-    weights = [w.repeat(len(lrs), 1, 1) for w in weights]
-    biases = [b.repeat(len(lrs), 1, 1) for b in biases]
-    states, outputs = autograd_steps(weights, biases, activation, x, y, lr, 40)
-
+    rows, _, y, lr, states, outputs = autograd_run(hidden, activation, inputs, first_seed, copies, labels, lrs)
     step = scalar_step([inputs, *hidden, 1], activation, rows)
-    depth = len(weights)
+    depth = len(hidden) + 1
+    weights, biases = states[0][:depth], states[0][depth:]
     assert len(to_scalars(weights, biases)) == len(parameter_names([inputs, *hidden, 1])) == parameter_count([inputs, *hidden, 1])
     for before, after, expected_outputs in zip(states, states[1:], outputs):
         params, step_outputs, right = step(lr, y.flatten(), *to_scalars(before[:depth], before[depth:]))
@@ -73,6 +88,35 @@ def test_the_scalar_program_is_autograds_sgd_step(hidden, activation, inputs, fi
         from_scalars(params, trained[:depth], trained[depth:])
         for mine, theirs in zip(trained, after):
             torch.testing.assert_close(mine, theirs, atol=1e-6, rtol=1e-6)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    hidden=st.lists(st.integers(1, 12), min_size=0, max_size=3),
+    **STUDY_RUNS,
+)
+def test_the_copies_last_step_is_autograds_sgd_step(hidden, activation, inputs, first_seed, copies, labels, lrs):
+    """The same for the copies-last layer step, for nets up to three hidden layers of 12: from each of
+    40 states of an eager autograd run, one step gives autograd's outputs and next weights to rounding
+    (1e-6; it sums rows and inputs in its own order), and its 'every row right' is its outputs' own."""
+    _, x, y, lr, states, outputs = autograd_run(hidden, activation, inputs, first_seed, copies, labels, lrs)
+    depth = len(hidden) + 1
+    step = copies_last_step(depth, activation)
+    for before, after, expected_outputs in zip(states, states[1:], outputs):
+        params, step_outputs, right = step(lr, x.T.contiguous(), y.flatten(), *to_copies_last(before[:depth], before[depth:]))
+        torch.testing.assert_close(step_outputs.T, expected_outputs, atol=1e-6, rtol=0)
+        assert torch.equal(right, ((step_outputs.T > 0.5) == (y.flatten() > 0.5)).all(dim=1))
+        trained = [torch.empty_like(t) for t in after]
+        from_copies_last(params, trained[:depth], trained[depth:])
+        for mine, theirs in zip(trained, after):
+            torch.testing.assert_close(mine, theirs, atol=1e-6, rtol=1e-6)
+
+
+def test_copies_last_round_trips_to_the_stacked_weights():
+    weights, biases = initial_weights([3, 1, 2], "tanh", 3, range(5))
+    back = [torch.zeros_like(t) for t in [*weights, *biases]]
+    from_copies_last(to_copies_last(weights, biases), back[: len(weights)], back[len(weights) :])
+    assert all(torch.equal(a, b) for a, b in zip(back, [*weights, *biases]))
 
 
 def test_scalars_round_trip_to_the_stacked_weights():
@@ -87,19 +131,24 @@ def sgd(params):
 
 
 @pytest.mark.parametrize(
-    "hidden, activation, optimizer, compiled, scalar",
+    "hidden, activation, optimizer, compiled, step",
     [
-        ([2], "sigmoid", sgd, True, True),
-        ([], "sigmoid", sgd, True, True),
-        ([4], "relu", lambda p: torch.optim.SGD(p, lr=0.3), True, True),
-        ([2], "sigmoid", sgd, False, False),  # study.compile=false: the eager reference
-        ([2], "sigmoid", lambda p: torch.optim.SGD(p, lr=1.0, momentum=0.9), True, False),
-        ([2], "sigmoid", lambda p: torch.optim.SGD(p, lr=1.0, weight_decay=1e-4), True, False),
-        ([2], "sigmoid", lambda p: torch.optim.Adam(p, lr=0.1), True, False),
-        ([10, 10, 10], "sigmoid", sgd, True, False),  # too big for the scalar program: batched matmuls
+        ([2], "sigmoid", sgd, True, "scalar"),
+        ([], "sigmoid", sgd, True, "scalar"),
+        ([4], "relu", lambda p: torch.optim.SGD(p, lr=0.3), True, "scalar"),
+        ([10, 10, 10], "sigmoid", sgd, True, "copies_last"),  # too big for the scalar program
+        ([8, 8], "tanh", lambda p: torch.optim.SGD(p, lr=3.0), True, "copies_last"),
+        ([2], "sigmoid", sgd, False, "eager"),  # study.compile=false: the eager reference
+        ([10, 10, 10], "sigmoid", sgd, False, "eager"),
+        ([2], "sigmoid", lambda p: torch.optim.SGD(p, lr=1.0, momentum=0.9), True, "batched"),
+        ([2], "sigmoid", lambda p: torch.optim.SGD(p, lr=1.0, weight_decay=1e-4), True, "batched"),
+        ([10, 10, 10], "sigmoid", lambda p: torch.optim.Adam(p, lr=0.1), True, "batched"),
     ],
 )  # fmt: skip
-def test_a_compiled_study_takes_the_scalar_step_exactly_for_small_nets_under_plain_sgd(hidden, activation, optimizer, compiled, scalar):
+def test_a_compiled_study_takes_a_fused_step_exactly_under_plain_sgd(hidden, activation, optimizer, compiled, step):
+    """Plain SGD compiled: the scalar program for small nets, the copies-last step for the others.
+    Any other optimizer compiled: autograd's batched gradients. Not compiled: the eager step."""
     study = SeedStudy(hidden, activation, range(3), optimizer=optimizer, compiled=compiled)
-    assert study.scalar is scalar
-    assert fits_scalar_step([2, *hidden, 1], activation) or not scalar
+    assert study.scalar is (step == "scalar") and study.copies_last is (step == "copies_last")
+    assert (study._compiled_gradients is not None) is (step == "batched")
+    assert fits_scalar_step([2, *hidden, 1], activation) is (step == "scalar") or step in ("eager", "batched")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -152,20 +153,24 @@ def test_a_compiled_copy_trains_the_same_whatever_copies_share_its_batch():
     [
         ([2], "sigmoid", 13, 1, "32-true"), ([4], "relu", 13, 1, "32-true"), ([3], "tanh", 13, 1, "64-true"),
         ([2], "sigmoid", 10_003, 2, "32-true"), ([], "sigmoid", 10_003, 2, "64-true"),
+        ([8, 8], "sigmoid", 13, 1, "32-true"), ([10, 10, 10], "tanh", 13, 1, "64-true"), ([3, 5, 2], "relu", 13, 1, "32-true"),
+        ([10, 10, 10], "sigmoid", 5_003, 2, "32-true"),  # (three chunks of copies: copies_last_step.steps_by_chunk)
     ],
 )  # fmt: skip
-def test_the_scalar_step_trains_a_copy_the_same_whatever_shares_its_batch_and_at_any_thread_count(
+def test_a_fused_step_trains_a_copy_the_same_whatever_shares_its_batch_and_at_any_thread_count(
     hidden, activation, copies, threads, precision
 ):
-    """The compiled scalar step (gatelab.core.scalar_step) is one program for any number of copies, its
-    loop over them vectorized, with a remainder, and split between threads: bit for bit, the last 8
-    of ``copies`` (across a vector's edge, into the remainder) train on ``threads`` threads as those
-    8 copies alone do on one."""
+    """The fused steps (gatelab.core.scalar_step, copies_last_step) are each one program for any number
+    of copies, their loops over them vectorized, with a remainder, and split between threads: bit for
+    bit, the last 8 of ``copies`` (across a vector's edge, into the remainder) train on ``threads``
+    threads as those 8 copies alone do on one."""
     whole = fit_study(SeedStudy(hidden, activation, range(copies), optimizer=sgd, compiled=True), 300, threads=threads, precision=precision)
     part = fit_study(SeedStudy(hidden, activation, range(copies - 8, copies), optimizer=sgd, compiled=True), 300, precision=precision)
-    assert whole.scalar and part.scalar
-    mine_all = [*part.end_weights, *part.end_biases, *part.weights, part.first_correct, part.solved_at]
-    theirs_all = [*whole.end_weights, *whole.end_biases, *whole.weights, whole.first_correct, whole.solved_at]
+    assert whole.scalar == part.scalar and whole.copies_last == part.copies_last != whole.scalar
+    mine_all = [*part.end_weights, *part.end_biases, part.first_correct, part.solved_at]
+    theirs_all = [*whole.end_weights, *whole.end_biases, whole.first_correct, whole.solved_at]
+    if part.global_step == whole.global_step:  # (a study that stops later trains its solved copies on)
+        mine_all, theirs_all = [*mine_all, *part.weights], [*theirs_all, *whole.weights]
     for mine, theirs in zip(mine_all, theirs_all):
         assert torch.equal(mine, theirs[copies - 8 :])
 
@@ -184,17 +189,57 @@ def test_the_compiled_studys_verdicts_are_the_eager_studys_for_every_copy(tmp_pa
     results = {}
     for compiled in ("true", "false"):
         out = run_cli(
-            "src/study.py", *overrides, "data=xor", "study.seeds=1000", "trainer.max_steps=5000", f"study.compile={compiled}",
+            "src/study.py", "study.seeds=1000", *overrides, "data=xor", "trainer.max_steps=5000", f"study.compile={compiled}",
             f"paths.data_dir={data_dir}", f"paths.out_dir={tmp_path / compiled}", "trainer.enable_progress_bar=false",
         )  # fmt: skip
         assert out.returncode == 0, out.stderr[-2000:]
         results[compiled] = sorted((tmp_path / compiled / "study").rglob("xor.json"))
-    assert len(results["true"]) == len(results["false"]) == (2 if "study.lrs=[0.5,2]" in overrides else 1)
+    assert len(results["true"]) == len(results["false"]) == (2 if any("study.lrs" in o for o in overrides) else 1)
     for fast_file, eager_file in zip(results["true"], results["false"]):
         fast, eager = (json.loads(f.read_text())["per_seed"] for f in (fast_file, eager_file))
         assert fast["solved"] == eager["solved"] and fast["failure"] == eager["failure"], fast_file
         assert all(abs(a - b) <= 1 for a, b in zip(fast["first_correct"], eager["first_correct"])), fast_file
         assert all(abs(a - b) <= 2e-3 for a, b in zip(fast["final_loss"], eager["final_loss"])), fast_file
+
+
+def study_files(tmp_path, data_dir, name, *overrides) -> list[Path]:
+    out = run_cli(
+        "src/study.py", *overrides, "data=xor", "trainer.max_steps=5000", f"paths.data_dir={data_dir}",
+        f"paths.out_dir={tmp_path / name}", "trainer.enable_progress_bar=false",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    return sorted((tmp_path / name / "study").rglob("xor.json"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "overrides",
+    [["model=mlp4"], ["model=mlp2", "model.hidden=[8,8,8]", "study.lrs=[0.3,3]"]],
+    ids=["mlp4", "2-8-8-8-1-two-rates"],
+)
+def test_a_deep_nets_compiled_study_strays_from_float64_no_further_than_the_eager_study(tmp_path, data_dir, overrides):
+    """Deep nets amplify rounding chaotically while they sit on a plateau: 2-8-8-8-1 at rate 3, 300
+    seeds, 5000 steps, eager in float32 against eager in float64: 274 of 300 copies first answer every
+    row right at another step, by up to 319 steps (measured). So a deep net's fast step is held to the
+    eager float32 study's own standard. Against the float64 study: every copy solved or not as the
+    eager study has it, and no more copies with another failure kind (1 % slack) or another first
+    fully right step (5 % slack) than the eager study has."""
+    seeds = ["study.seeds=300", *overrides]
+    fast = study_files(tmp_path, data_dir, "fast", *seeds, "study.compile=true")
+    eager = study_files(tmp_path, data_dir, "eager", *seeds, "study.compile=false")
+    exact = study_files(tmp_path, data_dir, "float64", *seeds, "study.compile=false", "+trainer.precision=64-true")
+    assert len(fast) == len(eager) == len(exact) == (2 if len(overrides) > 1 else 1)
+    for fast_file, eager_file, exact_file in zip(fast, eager, exact):
+        f, e, x = (json.loads(path.read_text())["per_seed"] for path in (fast_file, eager_file, exact_file))
+        copies = len(x["solved"])
+        assert f["solved"] == e["solved"], fast_file
+        assert strays(f, x, "failure") <= strays(e, x, "failure") + copies // 100, fast_file
+        assert strays(f, x, "first_correct", apart=1) <= strays(e, x, "first_correct", apart=1) + copies // 20, fast_file
+
+
+def strays(run: dict, reference: dict, key: str, apart: int = 0) -> int:
+    """How many copies' ``key`` differs from the reference's (integers: by more than ``apart``)."""
+    return sum(abs(a - b) > apart if isinstance(a, int) else a != b for a, b in zip(run[key], reference[key]))
 
 
 @pytest.mark.slow
@@ -242,24 +287,31 @@ def test_more_compiled_studies_than_dynamos_recompile_limit_run_in_one_process()
     assert all(torch.equal(a, b) for a, b in zip([*alone.weights, *alone.biases], [*again.weights, *again.biases]))
 
 
-def test_study_compile_auto_is_one_choice_per_study(make_cfg):
-    """auto compiles autograd studies of COMPILE_FROM copies or more (seeds x learning rates) and
-    nothing else; every shard of a study makes its study's choice; true and false are obeyed."""
-    from gatelab.config.planning import COMPILE_FROM, study_compiles
+@pytest.mark.parametrize(
+    "optimizer",
+    ["optimizer=sgd", "optimizer=adam", "+optimizer.momentum=0.9", "+optimizer.weight_decay=0.01"],
+)
+def test_study_compile_auto_is_one_choice_per_study(make_cfg, optimizer):
+    """auto compiles autograd studies of FUSED_COMPILE_FROM copies or more (seeds x learning rates)
+    under plain SGD (the fused steps, compiled once per net in a process), COMPILE_FROM under any
+    other optimizer, and nothing else; every shard of a study makes its study's choice; true and
+    false are obeyed."""
+    from gatelab.config.planning import COMPILE_FROM, FUSED_COMPILE_FROM, study_compiles
 
     def make_study_cfg(*overrides: str):
-        return make_cfg(*overrides, config="study")
+        return make_cfg(optimizer, *overrides, config="study")
 
-    for seeds, lrs in [(COMPILE_FROM - 1, None), (COMPILE_FROM, None), (COMPILE_FROM // 2, "[1,3]"), (COMPILE_FROM // 2 - 1, "[1,3]")]:
+    limit = FUSED_COMPILE_FROM if optimizer == "optimizer=sgd" else COMPILE_FROM
+    for seeds, lrs in [(limit - 1, None), (limit, None), (limit // 2, "[1,3]"), (limit // 2 - 1, "[1,3]")]:
         copies = seeds * (2 if lrs else 1)
         overrides = [f"study.seeds={seeds}", *([f"study.lrs={lrs}"] if lrs else [])]
         for shards in (1, 1000):
             for shard in {0, shards - 1}:
                 cfg = make_study_cfg(*overrides, f"study.shards={shards}", f"study.shard={shard}")
-                assert study_compiles(cfg) == (copies >= COMPILE_FROM), (seeds, lrs, shards, shard)
-        assert not study_compiles(make_study_cfg("model=manual", f"study.seeds={max(seeds, COMPILE_FROM)}"))
+                assert study_compiles(cfg) == (copies >= limit), (seeds, lrs, shards, shard)
         for choice in (True, False):
             assert study_compiles(make_study_cfg(*overrides, f"study.compile={str(choice).lower()}")) is choice
+    assert not study_compiles(make_cfg("model=manual", f"study.seeds={COMPILE_FROM}", config="study"))
 
 
 @pytest.mark.slow

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 
+import torch
+from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, read_write
 
 from gatelab.config.record import trains_by_hand
@@ -50,18 +53,34 @@ def shard_range(first_seed: int, seeds: int, shard: int, shards: int) -> range:
 
 
 # Copies (seeds times study.lrs) from which study.compile=auto compiles the step: below, compiling
-# (a few seconds) costs more than it saves over a full budget (bench/study_scale.py measures both).
+# (seconds) costs more than it saves over a full budget (bench/study_scale.py measures both). Under
+# plain SGD the step is a fused program compiled once per net in a process, for every study of a sweep
+# (gatelab.recipes.batched): from 1000 copies. Other optimizers compile per study: from 10,000.
+FUSED_COMPILE_FROM = 1_000
 COMPILE_FROM = 10_000
 
 
 def study_compiles(cfg: DictConfig) -> bool:
     """Whether the study's step is compiled (study.compile; gatelab.recipes.batched). auto: with autograd,
-    from COMPILE_FROM copies of the *whole* study (every shard and rate), so that all shards of one
-    study train alike and merge exactly."""
+    from FUSED_COMPILE_FROM (plain SGD) or COMPILE_FROM copies of the *whole* study (every shard and
+    rate), so that all shards of one study train alike and merge exactly."""
     choice = cfg.study.get("compile", "auto")
     if choice == "auto":
-        return not trains_by_hand(cfg.model) and cfg.study.seeds * len(study_cells(cfg)) >= COMPILE_FROM
+        if trains_by_hand(cfg.model):
+            return False
+        copies = cfg.study.seeds * len(study_cells(cfg))
+        return copies >= (FUSED_COMPILE_FROM if is_plain_sgd(instantiate(cfg.optimizer)) else COMPILE_FROM)
     return choice
+
+
+def is_plain_sgd(optimizer: Callable | None) -> bool:
+    """Whether the factory makes torch's SGD without momentum or weight decay: ``w - lr * grad`` alone."""
+    if optimizer is None:
+        return False
+    probe = optimizer([torch.nn.Parameter(torch.zeros(1))])
+    return type(probe) is torch.optim.SGD and all(
+        group["momentum"] == 0 and group["weight_decay"] == 0 and not group["maximize"] for group in probe.param_groups
+    )
 
 
 def study_bytes_per_seed(hidden: list[int], rows: int) -> int:

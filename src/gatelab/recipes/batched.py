@@ -8,17 +8,19 @@ copy's gradient is exactly its own and the copies train independently, as S sing
 (``tests/test_study.py`` checks this against single runs). Given ``manual_lr`` instead of an
 optimizer, they train by the hand-written chain rule of ``gatelab.backprop`` instead of autograd.
 
-``compiled=True`` compiles the step with ``torch.compile``, in one of two forms. A small net trained
-by plain SGD (``fits_scalar_step``, ``is_plain_sgd``: the pipeline's perceptron and mlp2) runs the
-per-copy scalar program of gatelab.core.scalar_step: one ``[S]`` tensor per parameter, the whole
-step, update included, fused by Inductor into one loop over the copies, compiled once per net in a
-process for any number of copies. Any other (wider or deeper nets, Adam, momentum) traces the
-forward pass, the loss and autograd's backward pass as one function (``torch.func.grad_and_value``),
-fused into a few loops around small matrix products, and the torch optimizer makes the update.
-bench/study_scale.py times both against the eager step and against a minimal loop. Compiled
-outputs differ from the eager step's in the last bits (fused arithmetic rounds differently), so
-whether a study compiles is a setting of the study (``study.compile``), the same for every shard
-of it, never a choice of the machine; tests/test_study.py checks that the verdicts do not move.
+``compiled=True`` compiles the step with ``torch.compile``, in one of three forms. Under plain SGD
+(``is_plain_sgd``) the whole step, update included, is one fused program, compiled once per net in
+a process for any number of copies: a small net (``fits_scalar_step``: the perceptron, mlp2, 2-h-1
+for h <= 10) runs the per-copy scalar program of gatelab.core.scalar_step, one ``[S]`` tensor per
+parameter, fused by Inductor into one loop over the copies; a wider or deeper one (mlp4, 2-8-8-1)
+the copies-last layer step of gatelab.core.copies_last_step, ``[out, in, S]`` per layer, its backward
+written out. Any other optimizer (Adam, momentum) traces the forward pass, the loss and autograd's
+backward pass as one function (``torch.func.grad_and_value``), compiled per study, and the torch
+optimizer makes the update. bench/study_scale.py times them against the eager step and a minimal
+loop. Compiled outputs differ from the eager step's in the last bits (fused arithmetic rounds
+differently), so whether a study compiles is a setting of the study (``study.compile``), the same
+for every shard of it, never a choice of the machine; tests/test_study.py checks that the verdicts
+do not move (deep nets: no further from a float64 study than the eager step is).
 
 Every step records, per copy, whether it answers every row right, so the first step at which
 it does is exact. After each epoch, each copy that is *solved* (gatelab.core.solved, with the
@@ -38,7 +40,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gatelab.config.planning import is_plain_sgd
 from gatelab.core.chain_rule import ACTIVATION_AND_DERIVATIVE, bce, chain_rule, forward_with_cache
+from gatelab.core.copies_last_step import compiled_copies_last_step, from_copies_last, steps_by_chunk, to_copies_last
 from gatelab.core.network import build_mlp, check_hidden
 from gatelab.core.scalar_step import compiled_scalar_step, fits_scalar_step, from_scalars, to_scalars
 from gatelab.core.solved import all_right, is_solved
@@ -119,10 +123,13 @@ class SeedStudy(ManyStepsPerBatch):
         self._last_step: tuple[torch.Tensor, torch.Tensor] | None = None
         self._row_weight: torch.Tensor | None = None
         self.sizes, self.activation = [inputs, *hidden, 1], activation
-        # A small net trained by plain SGD compiles to the per-copy scalar program (gatelab.core.scalar_step);
-        # any other compiled study, to autograd's batched gradients.
-        self.scalar = compiled and fits_scalar_step(self.sizes, activation) and is_plain_sgd(optimizer)
-        self._compiled_gradients = compiled_gradients(self.activations, n_layers, groups) if compiled and not self.scalar else None
+        # Under plain SGD a compiled study runs a fused step of its own: a small net the per-copy scalar
+        # program (gatelab.core.scalar_step), a wider or deeper one the copies-last layer step
+        # (gatelab.core.copies_last_step). Any other optimizer: autograd's batched gradients, compiled.
+        fused = compiled and is_plain_sgd(optimizer)
+        self.scalar = fused and fits_scalar_step(self.sizes, activation)
+        self.copies_last = fused and not self.scalar
+        self._compiled_gradients = compiled_gradients(self.activations, n_layers, groups) if compiled and not fused else None
 
     @property
     def weights(self) -> list[torch.Tensor]:
@@ -144,8 +151,8 @@ class SeedStudy(ManyStepsPerBatch):
         x, y = batch
         first_step = self.global_step
         optimizer = None if self.manual_lr is not None else self.optimizers().optimizer
-        if self.scalar:
-            y_hat, correct = self.scalar_steps(x, y, optimizer)
+        if self.scalar or self.copies_last:
+            y_hat, correct = self.fused_steps(x, y, optimizer)
         else:
             correct = []
             for _ in range(self.steps_to_take()):
@@ -158,36 +165,42 @@ class SeedStudy(ManyStepsPerBatch):
         self._last_step = (y_hat, y)
 
     @torch.no_grad()
-    def scalar_steps(self, x: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """The batch's steps by the compiled scalar program (``compiled_scalar_step``): the weights as
-        one ``[S]`` tensor per parameter for the batch, written back at its end. Returns the outputs the
-        last step started from and, per step, whether each copy answered every row right (``[S, 1]``).
-        The update is plain SGD's, ``w - lr * grad``, each copy at its group's learning rate."""
-        step = compiled_scalar_step(self.sizes, self.activation, x.tolist())
+    def fused_steps(self, x: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The batch's steps by a compiled fused step: the per-copy scalar program (``compiled_scalar_step``,
+        one ``[S]`` tensor per parameter) or the copies-last layer step (``compiled_copies_last_step``,
+        ``[out, in, S]`` per layer), the weights in its layout for the batch, written back at its end.
+        Returns the outputs the last step started from and, per step, whether each copy answered every
+        row right (``[S, 1]``). The update is plain SGD's, ``w - lr * grad``, each copy at its group's rate."""
         weights, biases = self.weights, self.biases
-        params = to_scalars(weights, biases)
-        seeds = self.copies // self.groups
-        lr = torch.cat(
-            [torch.full((seeds,), group["lr"], dtype=params[0].dtype, device=params[0].device) for group in optimizer.param_groups]
-        )
-        labels, correct = y.flatten(), []
+        seeds, steps = self.copies // self.groups, self.steps_to_take()
+        dtype, device = weights[0].dtype, weights[0].device
+        lr = torch.cat([torch.full((seeds,), group["lr"], dtype=dtype, device=device) for group in optimizer.param_groups])
         try:
-            for _ in range(self.steps_to_take()):
-                params, outputs, right = step(lr, labels, *params)
-                correct.append(right.unsqueeze(1))
-                self.count_step()
+            if self.scalar:
+                program = compiled_scalar_step(self.sizes, self.activation, x.tolist())
+                params, labels, correct = to_scalars(weights, biases), y.flatten(), []
+                for _ in range(steps):
+                    params, outputs, right = program(lr, labels, *params)
+                    correct.append(right.unsqueeze(1))
+                y_hat = torch.stack(outputs, dim=1).unsqueeze(-1)
+            else:
+                program = compiled_copies_last_step(len(weights), self.activation)
+                params, outputs, right = steps_by_chunk(program, steps, lr, x.T.contiguous(), y.flatten(), to_copies_last(weights, biases))
+                correct, y_hat = list(right.unsqueeze(-1)), outputs.T.unsqueeze(-1)
         except Exception as err:
             if not is_compiler_failure(err):
                 raise
             reason = str(err).strip().splitlines()[0][:300]
             raise GatelabError(f"torch.compile could not build the study's step ({reason}); set study.compile=false") from None
-        from_scalars(params, weights, biases)
+        for _ in range(steps):
+            self.count_step()
+        (from_scalars if self.scalar else from_copies_last)(params, weights, biases)
         if self.groups > 1:  # the joined tensors are copies: back into each group's parameters
             for joined, groups in ((weights, self.weight_groups), (biases, self.bias_groups)):
                 for k, tensor in enumerate(joined):
                     for g, part in enumerate(tensor.chunk(self.groups)):
                         groups[g * len(joined) + k].copy_(part)
-        return torch.stack(outputs, dim=1).unsqueeze(-1), correct
+        return y_hat, correct
 
     def optimization_step(
         self, x: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer | None
@@ -301,16 +314,6 @@ class SeedStudy(ManyStepsPerBatch):
             {"params": [*self.weight_groups[g * layers:(g + 1) * layers], *self.bias_groups[g * layers:(g + 1) * layers]], "lr": lr}
             for g, lr in enumerate(self.lrs)
         ])  # fmt: skip
-
-
-def is_plain_sgd(optimizer: OptimizerFactory | None) -> bool:
-    """Whether the factory makes torch's SGD without momentum or weight decay: ``w - lr * grad`` alone."""
-    if optimizer is None:
-        return False
-    probe = optimizer([nn.Parameter(torch.zeros(1))])
-    return type(probe) is torch.optim.SGD and all(
-        group["momentum"] == 0 and group["weight_decay"] == 0 and not group["maximize"] for group in probe.param_groups
-    )
 
 
 def join_groups(params: list[torch.Tensor], groups: int) -> list[torch.Tensor]:
