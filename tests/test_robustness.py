@@ -43,6 +43,15 @@ BAD_OVERRIDES = [
     ("+trainer.precision=bf16-mixed", "trainer.precision=bf16-mixed: 16-bit floats cannot follow the ln 2 plateau"),
     ("+trainer.precision=16-mixed", "use 32-true (the default) or 64-true"),
     ("optimizer.lr=abc", "optimizer.lr must be a positive number, got 'abc'"),
+    # the optimizer's own checks, before anything trains (torch's ValueError was a traceback mid-fit)
+    ("+optimizer.momentum=-1", "optimizer (torch.optim.SGD) refuses its settings: Invalid momentum value: -1"),
+    ("+optimizer.weight_decay=-0.1", "refuses its settings: Invalid weight_decay value: -0.1"),
+    ("+optimizer.nesterov=true", "refuses its settings: Nesterov momentum requires a momentum and zero dampening"),
+    ("+optimizer.momentm=0.9", "refuses its settings: SGD.__init__() got an unexpected keyword argument 'momentm'"),
+    (
+        "optimizer=adam +optimizer.betas=[1.5,0.9]",
+        "optimizer (torch.optim.Adam) refuses its settings: Invalid beta parameter at index 0: 1.5",
+    ),
     ("model.hidden=[0]", "model.hidden sizes must be positive integers, got [0]"),
     ("model.hidden=[-3]", "model.hidden sizes must be positive integers, got [-3]"),
     ("model.hidden=[", "cannot parse the override"),

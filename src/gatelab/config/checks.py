@@ -17,6 +17,8 @@ from pathlib import Path
 
 import psutil  # (dvc's dependency, and ours)
 import torch
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from gatelab.config.layout import check_name, output_files, output_folders, output_places
@@ -42,6 +44,7 @@ def check_config(cfg: DictConfig, create_folders: bool = True, data_written: boo
     check_devices(cfg.trainer)
     check_model(cfg)
     check_manual_optimizer(cfg)
+    check_optimizer(cfg)  # (after the hand-written models' own refusal, which says more)
     check_callbacks(cfg)
     check_data(cfg, data_written)
     if "study" in cfg:
@@ -216,6 +219,16 @@ def free_disk(path: Path) -> int:
         if folder.is_dir():
             return shutil.disk_usage(folder).free
     return shutil.disk_usage(Path.cwd()).free
+
+
+def check_optimizer(cfg: DictConfig) -> None:
+    """The optimizer's own checks (torch's: momentum, weight decay, betas ...) and the settings it does
+    not take, before anything trains: one line, not torch's traceback from inside the fit."""
+    try:
+        instantiate(cfg.optimizer)([torch.nn.Parameter(torch.zeros(1))])
+    except (ValueError, TypeError, InstantiationException) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise GatelabError(f"optimizer ({cfg.optimizer.get('_target_')}) refuses its settings: {reason}") from None
 
 
 def check_manual_optimizer(cfg: DictConfig) -> None:

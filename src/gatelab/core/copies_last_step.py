@@ -13,7 +13,7 @@ than left to autograd: autograd's backward of a broadcast product materialises i
 than the batched-matmul step; written out, each gradient is again one fused reduction. It calls
 autograd's own kernels where rounding could tell (BCE's gradient with its clamp, as
 scalar_step states it; ``aten.sigmoid_backward``, ``tanh_backward``, ``threshold_backward``), so a
-step equals autograd's to rounding (tests/test_copies_last_step.py, from 40 states of any net).
+step equals autograd's to rounding (tests/test_scalar_step.py, from 40 states of any net).
 
 One function per depth and activation, compiled with ``dynamic=True``: every width, gate, learning
 rate and number of copies reuses one compiled program in a process. Each copy's arithmetic is its
