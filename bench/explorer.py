@@ -11,6 +11,10 @@ Prints, each the median of --repeats loads or moves (the smallest and largest in
   limit    beside each redraw: the output field's arithmetic alone (the page's own loop over the
            pixels of the input panel), the floor of a redraw that computes the field
   size     the page's bytes against gatelab.presentation.explorer.SIZE_BUDGET
+
+With --agreement instead: every seed of every study trained in the page (float64, as a click on the
+seed grid replays it) against the study's own verdict (float32, batched), per study: the seeds whose
+solved-or-not differs.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ def parse_args():
     parser.add_argument("--runs", nargs="+", default=["mlp2/xor", "mlp4/xor", "deep-tanh/xor"])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--moves", type=int, default=60)
+    parser.add_argument("--agreement", action="store_true", help="the seed grids' replays against the studies' verdicts")
     return parser.parse_args()
 
 
@@ -57,6 +62,19 @@ REDRAWS = """([id, moves]) => {
 }"""
 
 
+def agreement(page) -> None:
+    studies = page.evaluate("() => gatelab.data.studies.filter((s) => s.rule).map((s) => [s.id, s.architecture, s.verdicts.length])")
+    seeds = differ = 0
+    for study, architecture, count in studies:
+        start = time.perf_counter()
+        here = page.evaluate("(id) => gatelab.solvedHere(id)", study)
+        there = page.evaluate("(id) => gatelab.data.studies.find((s) => s.id === id).verdicts.map((v) => v === 'solved')", study)
+        moved = [k for k, (a, b) in enumerate(zip(here, there)) if a != b]
+        seeds, differ = seeds + count, differ + len(moved)
+        print(f"  {study:26s} {architecture:14s} {count:4d} seeds, {len(moved):3d} differ {moved[:10]} ({time.perf_counter() - start:.1f} s)", flush=True)
+    print(f"  all: {seeds} seeds, {differ} differ")
+
+
 def main() -> None:
     args = parse_args()
     page_path = Path(args.page).resolve()
@@ -64,6 +82,11 @@ def main() -> None:
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        if args.agreement:
+            page = browser.new_page()
+            page.goto(page_path.as_uri())
+            page.wait_for_selector("body[data-ready=true]", timeout=60_000)
+            return agreement(page)
         loads = []
         for _ in range(args.repeats):
             page = browser.new_page(viewport={"width": 1400, "height": 1000})

@@ -114,24 +114,30 @@ def test_dragging_the_slider_steps_every_run_shown_together(browser, explorer, r
     assert not page.errors
 
 
-def test_a_seed_of_a_study_trains_in_the_page_to_the_study_verdict(browser, explorer, reproduced):
+# Studies whose every seed the page's replay (float64, one seed at a time) must judge as the study
+# did (float32, batched): every rule and kind of net, but not the chaotic narrow deep nets at high
+# rates, where float32 and float64 part (bench/explorer.py --agreement: 7 of 4960 seeds, all there).
+AGREEING = ["perceptron/xor", "mlp2/xor", "mlp2/xnor", "manual/xor", "manual_lab/xor", "mlp4/xor", "2-2-1-lr10/xor",
+            "2-8-8-1-lr10/xor", "deep-sigmoid-1000steps/xor"]  # fmt: skip
+
+
+def test_every_seed_of_a_study_replays_in_the_page_to_the_study_verdict(browser, explorer, reproduced):
     import json
 
-    study = json.loads((reproduced / "study/mlp2/xor.json").read_text())
     page = open_page(browser, explorer)
+    for study in AGREEING:
+        expected = page.evaluate("(id) => gatelab.data.studies.find((s) => s.id === id).verdicts.map((v) => v === 'solved')", study)
+        assert page.evaluate("(id) => gatelab.solvedHere(id)", study) == expected, study
+    # A click on the grid trains the seed in view, with the study's words beside it
+    study = json.loads((reproduced / "study/mlp2/xor.json").read_text())
     page.select_option("#study-select", "mlp2/xor")
     seeds = page.locator("#seed-grid .seed")
     assert seeds.count() == study["seeds"]
     failed = study["per_seed"]["solved"].index(False)
-    for seed in (failed, study["per_seed"]["solved"].index(True)):
-        seeds.nth(seed).click()
-        page.wait_for_selector("#train-status[data-state=done]", timeout=60_000)
-        row = page.locator(".run-row").last
-        assert f"seed {seed}" in row.locator("h3").inner_text()
-        solved = page.evaluate(
-            "() => { const r = [...gatelab.state.rows].at(-1).run; return r.loss.at(-1) < gatelab.data.constants.solved_threshold_4_rows && r.accuracy.at(-1) === 1; }"
-        )
-        assert solved == study["per_seed"]["solved"][seed], seed
+    seeds.nth(failed).click()
+    page.wait_for_selector("#train-status[data-state=done]", timeout=60_000)
+    title = page.locator(".run-row").last.locator("h3").inner_text()
+    assert f"seed {failed}" in title and f"{study['per_seed']['failure'][failed]} merged" in title
     # The landscape's table: a cell opens that net's seeds
     page.click("#landscape td[data-study='2-2-1-lr1/xor']")
     assert page.input_value("#study-select") == "2-2-1-lr1/xor"

@@ -54,8 +54,10 @@ function bceLoss(p, y) {
 }
 
 // One step of full-batch SGD, in place. Returns the loss and whether every row was right, both at
-// the weights the step started from (what train.py logs for the step).
-function sgdStep(sizes, activation, params, x, y, lr) {
+// the weights the step started from (what train.py logs for the step). rule "lab" is the notes' own
+// rule instead (model=manual_lab, gatelab.core.chain_rule): d_y = (p - y) / (p (1 - p) + labEpsilon)
+// per row, with no 1/N, and each bias gradient the mean over the rows rather than the sum.
+function sgdStep(sizes, activation, params, x, y, lr, rule = "exact", labEpsilon = 1e-7) {
   const layers = layout(sizes), rows = x.length;
   const acts = forward(sizes, activation, params, x);
   const p = acts[acts.length - 1];
@@ -66,7 +68,8 @@ function sgdStep(sizes, activation, params, x, y, lr) {
   let delta = new Float64Array(rows);
   for (let r = 0; r < rows; r++) {
     const q = p[r];
-    delta[r] = ((q - y[r]) / Math.max(q * (1 - q), BCE_EPS) / rows) * q * (1 - q);
+    const dy = rule === "lab" ? (q - y[r]) / (q * (1 - q) + labEpsilon) : (q - y[r]) / Math.max(q * (1 - q), BCE_EPS) / rows;
+    delta[r] = dy * q * (1 - q);
   }
   const gradients = new Float64Array(params.length);
   for (let k = layers.length - 1; k >= 0; k--) {
@@ -79,7 +82,7 @@ function sgdStep(sizes, activation, params, x, y, lr) {
       }
       let s = 0;
       for (let r = 0; r < rows; r++) s += delta[r * l.fanOut + o];
-      gradients[l.b + o] = s;
+      gradients[l.b + o] = rule === "lab" ? s / rows : s;
     }
     if (k > 0) { // the chain rule one layer down: through this layer's weights, then its activation
       const derivative = ACTIVATIONS[activation][1], next = new Float64Array(rows * l.fanIn);

@@ -473,34 +473,33 @@ function liveSettings(form) {
   return { gate, hidden: parseHidden(form.hidden), activation: form.activation, lr, seed: String(form.seed).trim(), maxSteps };
 }
 
-function trainLive(settings, beside, note = "") {
-  const { gate, hidden, activation, lr, seed, maxSteps } = settings;
-  const sizes = [2, ...hidden, 1];
-  const table = GATES[gate];
-  const params = initialWeights(seed, sizes);
-  state.liveCount += 1;
-  const architecture = sizes.join("-");
+// A run trained here: `advance(ms)` trains for about that long (Infinity: to the end) and says why
+// it stopped ("solved", "stuck", "budget"), or "" while it goes on. With `record`, the run keeps its
+// weights every C.every steps and at the end, as the snapshots callback does. A single run stops
+// when solved or stuck (train.py's early stopping); a study's copy (`study: true`) only when solved
+// or out of steps, as gatelab.recipes.batched trains its copies.
+function liveTrainer(settings, record = true) {
+  const { gate, hidden, activation, lr, seed, maxSteps, rule = "exact", study = false } = settings;
+  const sizes = [2, ...hidden, 1], table = GATES[gate], params = initialWeights(seed, sizes);
   const run = {
-    id: `live-${state.liveCount}`, title: `live ${state.liveCount}: ${architecture} ${activation} on ${gate.toUpperCase()}, lr ${lr}, seed ${seed}${note}`,
-    gate, sizes, activation, lr, seed, architecture, x: table.x, y: table.y, live: true, training: true, done: false,
+    gate, sizes, activation, lr, seed, architecture: sizes.join("-"), x: table.x, y: table.y, live: true, training: true, done: false,
     steps: [0], records: [Float64Array.from(params)], loss: [], accuracy: [], keys: {},
   };
   addCurvePoint(run, run.records[0]);
-  const status = document.getElementById("train-status");
   let step = 0, best = Infinity, wait = 0, stopped = "";
-  const chunk = () => {
-    const until = performance.now() + 12;
+  const advance = (ms) => {
+    const until = performance.now() + ms;
     while (!stopped && performance.now() < until) {
       for (let n = 0; n < 50 && !stopped; n++) {
-        const { loss } = sgdStep(sizes, activation, params, table.x, table.y, lr);
+        const { loss } = sgdStep(sizes, activation, params, table.x, table.y, lr, rule, C.lab_epsilon);
         step += 1;
         if (step % C.steps_per_epoch === 0) { // the epoch's end: Lightning's EarlyStopping on this step's loss
           if (loss < C.solved_threshold_4_rows) stopped = "solved";
           else if (loss + C.min_delta < best) { best = loss; wait = 0; }
-          else if (++wait >= C.patience) stopped = "stuck";
+          else if (++wait >= C.patience && !study) stopped = "stuck";
         }
         if (step >= maxSteps && !stopped) stopped = "budget";
-        if (step % C.every === 0 || stopped) {
+        if ((record && step % C.every === 0) || stopped) {
           run.steps.push(step);
           run.records.push(Float64Array.from(params));
           addCurvePoint(run, run.records[run.records.length - 1]);
@@ -509,16 +508,49 @@ function trainLive(settings, beside, note = "") {
     }
     run.done = Boolean(stopped);
     run.training = !run.done;
-    status.textContent = run.done ? `${run.id}: ${step} steps, ${stopped === "solved" ? "solved" : stopped === "stuck" ? "stopped: no progress for " + C.patience + " epochs" : "the budget ran out"}` : `${run.id}: step ${step}...`;
+    run.stopped = stopped;
+    return stopped;
+  };
+  return { run, advance };
+}
+
+const STOPS = { solved: "solved", stuck: () => `stopped: no progress for ${C.patience} epochs`, budget: "the budget ran out" };
+
+function trainLive(settings, beside, note = "") {
+  const { run, advance } = liveTrainer(settings);
+  state.liveCount += 1;
+  run.id = `live-${state.liveCount}`;
+  const rule = settings.rule === "lab" ? " (the notes' rule)" : "";
+  run.title = `live ${state.liveCount}: ${run.architecture} ${run.activation}${rule} on ${run.gate.toUpperCase()}, lr ${run.lr}, seed ${run.seed}${note}`;
+  const status = document.getElementById("train-status");
+  const chunk = () => {
+    const stopped = advance(12); // about one frame's time, then draw
+    const words = typeof STOPS[stopped] === "function" ? STOPS[stopped]() : STOPS[stopped];
+    const last = run.steps[run.steps.length - 1];
+    status.textContent = run.done ? `${run.id}: ${last} steps, ${words}` : `${run.id}: step ${last}...`;
     status.dataset.state = run.done ? "done" : "training";
     updateSlider();
-    setStep(lastStepOf(state.rows) === run.steps[run.steps.length - 1] ? run.steps[run.steps.length - 1] : state.step);
+    setStep(lastStepOf(state.rows) === last ? last : state.step);
     if (!run.done) setTimeout(chunk, 0);
   };
   state.runs.set(run.id, run);
   addRow(run, !beside);
   setTimeout(chunk, 0);
   return run;
+}
+
+// The study's settings for one of its seeds, as the live trainer takes them.
+function seedSettings(study, seed) {
+  const hidden = study.architecture.split("-").slice(1, -1).join(",");
+  return { gate: study.gate, hidden: hidden ? parseHidden(hidden) : [], activation: study.activation, lr: study.lr, seed: String(seed),
+    maxSteps: study.max_steps, rule: study.rule, study: true };
+}
+
+// Every seed of a study trained here, to the end: whether each is solved (bench/explorer.py and
+// tests/test_explorer.py compare them with the study's own verdicts).
+function solvedHere(id) {
+  const study = DATA.studies.find((s) => s.id === id);
+  return study.verdicts.map((_, k) => liveTrainer(seedSettings(study, study.first_seed + k), false).advance(Infinity) === "solved");
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -572,11 +604,8 @@ function showStudy(id) {
     const words = verdict === "solved" ? `solved, every row right at step ${study.first_correct[k]}` : verdict === "plateau" ? "on the ln 2 plateau" : verdict === "other" ? "not solved" : `${verdict} merged`;
     button.title = `seed ${seed}: ${words}`;
     Object.assign(button.dataset, { seed, verdict });
-    button.addEventListener("click", () => {
-      const hidden = study.architecture.split("-").slice(1, -1).join(",");
-      trainLive({ gate: study.gate, hidden: hidden ? parseHidden(hidden) : [], activation: study.activation, lr: study.lr, seed: String(seed), maxSteps: study.max_steps },
-        false, ` (the study, in float32: ${words})`);
-    });
+    if (study.rule) button.addEventListener("click", () => trainLive(seedSettings(study, seed), false, ` (the study, in float32: ${words})`));
+    else button.disabled = true; // trained by an optimizer the page does not have: its verdict only
     grid.appendChild(button);
   });
   const counts = {};
@@ -657,7 +686,7 @@ function start() {
 
 // For tests and the curious (the browser console): the page's own numbers.
 window.gatelab = {
-  data: DATA, state, runs: state.runs, recordAt, phaseAt, setStep, trainLive, initialWeights, forward, outputField, fieldResolution,
+  data: DATA, state, runs: state.runs, recordAt, phaseAt, setStep, trainLive, solvedHere, liveTrainer, seedSettings, initialWeights, forward, outputField, fieldResolution,
   // The net's output at the run's record i on points [[x1, x2], ...], by the forward pass the panels draw.
   outputs: (id, i, points) => Array.from(forward(state.runs.get(id).sizes, state.runs.get(id).activation, state.runs.get(id).records[i], points).at(-1)),
 };

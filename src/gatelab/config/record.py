@@ -31,13 +31,17 @@ def resolved_config(cfg: DictConfig) -> dict:
     return OmegaConf.to_container(OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"]), resolve=True)
 
 
+#: How a study's settings name the notes' own backprop rule (model=manual_lab) as its optimizer.
+LAB_RULE = "SGD (the notes' rule)"
+
+
 def settings_of(config: dict, inputs: int) -> dict:
     """The settings of a run that the report names, from its resolved config."""
     model, optimizer = config["model"], config["optimizer"]
     return {
         "architecture": architecture(inputs, model["hidden"]),
         "activation": model["activation"],
-        "optimizer": ("SGD (the notes' rule)" if model.get("rule") == "lab" else "SGD") if trains_by_hand(model)
+        "optimizer": (LAB_RULE if model.get("rule") == "lab" else "SGD") if trains_by_hand(model)
         else optimizer["_target_"].rsplit(".", 1)[-1],
         "lr": optimizer["lr"],
         "max_steps": config["trainer"]["max_steps"],

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import torch
 
+from gatelab.config.record import LAB_RULE
+from gatelab.core.chain_rule import LAB_EPSILON
 from gatelab.core.gates import FUNCTIONS, GATES, truth_table
 from gatelab.core.network import architecture
 from gatelab.core.solved import LN2, PLATEAU, solved_threshold
@@ -84,6 +86,9 @@ def study_entry(study_id: str, study: dict) -> dict:
         "lr": settings["lr"],
         "max_steps": settings["max_steps"],
         "optimizer": settings["optimizer"],
+        # The rule the page can train each seed by: plain SGD by the chain rule ("exact"), the
+        # notes' rule ("lab"), or none (another optimizer: the grid shows its verdicts only).
+        "rule": {"SGD": "exact", LAB_RULE: "lab"}.get(settings["optimizer"]),
     }
 
 
@@ -129,6 +134,7 @@ def explorer_data(runs: dict[str, Path], studies: dict[str, Path], landscape: Pa
             "low": LOW,
             "high": HIGH,
             "unit_colors": list(UNIT_COLORS),
+            "lab_epsilon": LAB_EPSILON,
         },
         # What live training can train on: every gate's and two-input function's truth table.
         "gates": truth_tables(),
