@@ -71,7 +71,10 @@ def agreement(page) -> None:
         there = page.evaluate("(id) => gatelab.data.studies.find((s) => s.id === id).verdicts.map((v) => v === 'solved')", study)
         moved = [k for k, (a, b) in enumerate(zip(here, there)) if a != b]
         seeds, differ = seeds + count, differ + len(moved)
-        print(f"  {study:26s} {architecture:14s} {count:4d} seeds, {len(moved):3d} differ {moved[:10]} ({time.perf_counter() - start:.1f} s)", flush=True)
+        print(
+            f"  {study:26s} {architecture:14s} {count:4d} seeds, {len(moved):3d} differ {moved[:10]} ({time.perf_counter() - start:.1f} s)",
+            flush=True,
+        )
     print(f"  all: {seeds} seeds, {differ} differ")
 
 
