@@ -175,8 +175,9 @@ def trained_in_python(tmp_path: Path, data_dir: Path, *overrides: str):
         ({"hidden": "10,10,10", "seed": "777", "lr": "1", "gate": "xor", "max_steps": "1000"}, ["model=mlp4", "trainer.max_steps=1000", *XOR]),
         ({"hidden": "3", "activation": "tanh", "seed": "12", "lr": "0.5", "gate": "nand"},
          ["model=mlp2", "model.hidden=[3]", "model.activation=tanh", "seed=12", "optimizer.lr=0.5", "data=gate", "data.gate=nand"]),
+        ({"hidden": "2", "seed": "777", "lr": "1", "gate": "xor", "rule": "lab"}, ["model=manual_lab", *XOR]),  # the notes' rule
     ],
-    ids=["mlp2-777", "mlp2-5", "mlp4-1000-steps", "tanh-nand"],
+    ids=["mlp2-777", "mlp2-5", "mlp4-1000-steps", "tanh-nand", "manual_lab-777"],
 )  # fmt: skip
 def test_training_in_the_page_equals_train_py_in_float64(browser, explorer, tmp_path, data_dir, settings, overrides):
     python = trained_in_python(tmp_path, data_dir, *overrides)
@@ -186,6 +187,7 @@ def test_training_in_the_page_equals_train_py_in_float64(browser, explorer, tmp_
             page.fill(f"#train-form [name={field}]", settings[field])
     page.select_option("#train-gate", settings["gate"])
     page.select_option("#train-activation", settings.get("activation", "sigmoid"))
+    page.select_option("#train-rule", settings.get("rule", "exact"))
     page.click("#train-button")
     page.wait_for_selector("#train-status[data-state=done]", timeout=120_000)
     steps, weights = page.evaluate(

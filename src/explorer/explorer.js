@@ -470,7 +470,9 @@ function liveSettings(form) {
   if (!(Number.isInteger(maxSteps) && maxSteps >= 1 && maxSteps <= 100000)) throw new Error("max steps: a whole number from 1 to 100000");
   if (!(form.activation in ACTIVATIONS)) throw new Error("activation: sigmoid, tanh or relu");
   if (!(gate in GATES)) throw new Error(`gate: one of ${Object.keys(GATES).join(", ")}`);
-  return { gate, hidden: parseHidden(form.hidden), activation: form.activation, lr, seed: String(form.seed).trim(), maxSteps };
+  const rule = form.rule || "exact";
+  if (rule !== "exact" && rule !== "lab") throw new Error("backprop: the chain rule (exact) or the notes' rule (lab)");
+  return { gate, hidden: parseHidden(form.hidden), activation: form.activation, lr, seed: String(form.seed).trim(), maxSteps, rule };
 }
 
 // A run trained here: `advance(ms)` trains for about that long (Infinity: to the end) and says why
