@@ -392,6 +392,7 @@ function addRow(run, replace) {
     updateSlider();
   });
   document.getElementById("rows").appendChild(element);
+  element.scrollIntoView({ block: "nearest" }); // a run added from the side panel's foot is seen
   state.rows.push(row);
   updateSlider();
   drawAll(true);
