@@ -225,3 +225,23 @@ def test_explore_refuses_bad_places_in_one_line(tmp_path):
     by_hand = run_cli("src/explore.py", "--out", str(ROOT / "reports/explorer.html"), env={"DVC_STAGE": None})
     assert by_hand.returncode != 0 and "only dvc repro writes" in by_hand.stderr
     assert not (tmp_path / "page.html").exists()
+
+
+@pytest.mark.parametrize(
+    "what, content",
+    [("study", "not json"), ("study", '{"gate": "xor"}'), ("study", '{"per_seed": 3}'), ("landscape", '{"cells": [{"lr": 1}]}'),
+     ("landscape", "[]")],
+)  # fmt: skip
+def test_explore_names_a_damaged_file_in_one_line(tmp_path, what, content):
+    damaged = tmp_path / ("studies/mlp2/xor.json" if what == "study" else "landscape.json")
+    damaged.parent.mkdir(parents=True, exist_ok=True)
+    damaged.write_text(content)
+    where = (
+        ["--study-dir", str(tmp_path / "studies"), "--landscape", "none"]
+        if what == "study"
+        else ["--study-dir", "none", "--landscape", str(damaged)]
+    )
+    done = run_cli("src/explore.py", *where, "--landscape-dir", "none", "--out", str(tmp_path / "page.html"))
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0, done.stderr
+    assert str(damaged) in done.stderr and f"not a whole {what}" in done.stderr
+    assert not (tmp_path / "page.html").exists()

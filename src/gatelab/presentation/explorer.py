@@ -101,9 +101,17 @@ def truth_tables() -> dict[str, dict]:
     return tables
 
 
-def read_json(path: Path) -> dict:
+def read_study(study_id: str, path: Path) -> dict:
+    """A study's JSON as the page's grid reads it, or a one-line error naming a damaged file."""
     with reading("study", path):
-        return json.loads(path.read_text())
+        return study_entry(study_id, json.loads(path.read_text()))
+
+
+def read_landscape(path: Path) -> dict:
+    """The landscape's cells, as much of each as the page's table shows, or a one-line error."""
+    with reading("landscape", path):
+        cells = json.loads(path.read_text())["cells"]
+        return {"cells": [{key: cell[key] for key in ("architecture", "lr", "solved", "solve_rate")} for cell in cells]}
 
 
 def explorer_data(runs: dict[str, Path], studies: dict[str, Path], landscape: Path | None) -> dict:
@@ -139,8 +147,8 @@ def explorer_data(runs: dict[str, Path], studies: dict[str, Path], landscape: Pa
         # What live training can train on: every gate's and two-input function's truth table.
         "gates": truth_tables(),
         "runs": [run_entry(run_id, recording) for run_id, recording in recordings.items()],
-        "studies": [study_entry(study_id, read_json(path)) for study_id, path in studies.items()],
-        "landscape": read_json(landscape) if landscape is not None else None,
+        "studies": [read_study(study_id, path) for study_id, path in studies.items()],
+        "landscape": read_landscape(landscape) if landscape is not None else None,
     }
 
 
