@@ -241,7 +241,9 @@ def test_explore_names_a_damaged_file_in_one_line(tmp_path, what, content):
         if what == "study"
         else ["--study-dir", "none", "--landscape", str(damaged)]
     )
-    done = run_cli("src/explore.py", *where, "--landscape-dir", "none", "--out", str(tmp_path / "page.html"))
+    done = run_cli(
+        "src/explore.py", *where, "--snapshots-dir", str(tmp_path), "--landscape-dir", "none", "--out", str(tmp_path / "page.html")
+    )
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0, done.stderr
     assert str(damaged) in done.stderr and f"not a whole {what}" in done.stderr
     assert not (tmp_path / "page.html").exists()

@@ -117,6 +117,9 @@ def read_landscape(path: Path) -> dict:
 def explorer_data(runs: dict[str, Path], studies: dict[str, Path], landscape: Path | None) -> dict:
     """Everything the page shows, from the recorded files: ``runs`` maps a run's name (mlp2/xor) to
     its snapshots, ``studies`` a study's name (mlp2/xor, 2-2-1-lr1/xor) to its JSON."""
+    # The studies and the landscape first (cheap): a damaged file is named before any run is read.
+    study_entries = [read_study(study_id, path) for study_id, path in studies.items()]
+    landscape_entry = read_landscape(landscape) if landscape is not None else None
     if not runs:
         raise GatelabError("no snapshots to explore: train runs first (dvc repro, or python src/train.py)")
     recordings = {run_id: load_recording(path) for run_id, path in runs.items()}
@@ -147,8 +150,8 @@ def explorer_data(runs: dict[str, Path], studies: dict[str, Path], landscape: Pa
         # What live training can train on: every gate's and two-input function's truth table.
         "gates": truth_tables(),
         "runs": [run_entry(run_id, recording) for run_id, recording in recordings.items()],
-        "studies": [read_study(study_id, path) for study_id, path in studies.items()],
-        "landscape": read_landscape(landscape) if landscape is not None else None,
+        "studies": study_entries,
+        "landscape": landscape_entry,
     }
 
 
