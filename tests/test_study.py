@@ -11,7 +11,7 @@ import torch
 
 from conftest import run_cli
 from gatelab.core.gates import truth_table
-from gatelab.recipes.batched import SeedStudy, initial_weights
+from gatelab.recipes.batched import NOT_YET, SeedStudy, initial_weights, running_copies
 
 SEEDS = [0, 1, 2, 777]
 
@@ -169,10 +169,22 @@ def test_a_fused_step_trains_a_copy_the_same_whatever_shares_its_batch_and_at_an
     assert whole.scalar == part.scalar and whole.copies_last == part.copies_last != whole.scalar
     mine_all = [*part.end_weights, *part.end_biases, part.first_correct, part.solved_at]
     theirs_all = [*whole.end_weights, *whole.end_biases, whole.first_correct, whole.solved_at]
-    if part.global_step == whole.global_step:  # (a study that stops later trains its solved copies on)
-        mine_all, theirs_all = [*mine_all, *part.weights], [*theirs_all, *whole.weights]
+    mine_all, theirs_all = [*mine_all, *part.weights], [*theirs_all, *whole.weights]
     for mine, theirs in zip(mine_all, theirs_all):
         assert torch.equal(mine, theirs[copies - 8 :])
+    # A copy stops training where its own run stops: the fused step leaves it out from then on.
+    stopped = whole.solved_at < whole.global_step
+    for now, end in zip([*whole.weights, *whole.biases], [*whole.end_weights, *whole.end_biases]):
+        assert torch.equal(now[stopped], end[stopped])
+
+
+def test_the_fused_step_trains_the_running_copies_and_never_one_alone():
+    """A stopped copy is left out of the fused step (gatelab.recipes.batched.running_copies); one copy
+    alone would compile the step again for its size, so a stopped one keeps it company."""
+    assert running_copies(torch.tensor([NOT_YET, 40, NOT_YET, NOT_YET])).tolist() == [0, 2, 3]
+    assert running_copies(torch.tensor([50, 40, NOT_YET, 70])).tolist() == [0, 2]
+    assert running_copies(torch.tensor([50, 40, 60])).tolist() == [0, 1]
+    assert running_copies(torch.tensor([NOT_YET] * 3)).tolist() == [0, 1, 2]
 
 
 @pytest.mark.slow

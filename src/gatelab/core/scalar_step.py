@@ -143,10 +143,12 @@ def scalar_step(sizes: Sequence[int], activation: str, rows: Sequence[Sequence[f
 
 def to_scalars(weights: Sequence[torch.Tensor], biases: Sequence[torch.Tensor]) -> list[torch.Tensor]:
     """Stacked ``[S, out, in]`` weights and ``[S, 1, out]`` biases as ``[S]`` tensors, ``parameter_names`` order."""
+    # Copies, never views: a view (``contiguous()`` of a slice that already is) makes Dynamo guard on its
+    # base, which the program's own outputs lack, so its second call would compile the program again.
     scalars = []
     for w, b in zip(weights, biases):
-        scalars += [w[:, j, i].contiguous() for j in range(w.shape[1]) for i in range(w.shape[2])]
-        scalars += [b[:, 0, j].contiguous() for j in range(b.shape[2])]
+        scalars += [w[:, j, i].clone(memory_format=torch.contiguous_format) for j in range(w.shape[1]) for i in range(w.shape[2])]
+        scalars += [b[:, 0, j].clone(memory_format=torch.contiguous_format) for j in range(b.shape[2])]
     return scalars
 
 

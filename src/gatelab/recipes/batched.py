@@ -169,24 +169,35 @@ class SeedStudy(ManyStepsPerBatch):
         """The batch's steps by a compiled fused step: the per-copy scalar program (``compiled_scalar_step``,
         one ``[S]`` tensor per parameter) or the copies-last layer step (``compiled_copies_last_step``,
         ``[out, in, S]`` per layer), the weights in its layout for the batch, written back at its end.
-        Returns the outputs the last step started from and, per step, whether each copy answered every
-        row right (``[S, 1]``). The update is plain SGD's, ``w - lr * grad``, each copy at its group's rate."""
+        Returns the outputs the last step started from and whether each copy answered every row right
+        at each step (``[S, steps]``). The update is plain SGD's, ``w - lr * grad``, each copy at its
+        group's rate.
+
+        Only the copies whose own run goes on train: a stopped copy's end state is kept
+        (``keep_end_state``) and nothing reads its weights again, and a copy's arithmetic is its own,
+        so leaving the stopped ones out saves their arithmetic and changes no bit of the others
+        (tests/test_study.py). A stopped copy keeps the outputs it stopped with: solved_now finds it
+        solved again, and its first correct step is recorded already."""
         weights, biases = self.weights, self.biases
         seeds, steps = self.copies // self.groups, self.steps_to_take()
         dtype, device = weights[0].dtype, weights[0].device
         lr = torch.cat([torch.full((seeds,), group["lr"], dtype=dtype, device=device) for group in optimizer.param_groups])
+        running = running_copies(self.solved_at)
+        part_weights, part_biases = [w[running] for w in weights], [b[running] for b in biases]
         try:
             if self.scalar:
                 program = compiled_scalar_step(self.sizes, self.activation, x.tolist())
-                params, labels, correct = to_scalars(weights, biases), y.flatten(), []
+                params, labels, lr, right = to_scalars(part_weights, part_biases), y.flatten(), lr[running], []
                 for _ in range(steps):
-                    params, outputs, right = program(lr, labels, *params)
-                    correct.append(right.unsqueeze(1))
-                y_hat = torch.stack(outputs, dim=1).unsqueeze(-1)
+                    params, outputs, right_now = program(lr, labels, *params)
+                    right.append(right_now)
+                part_y_hat, part_right = torch.stack(outputs, dim=1).unsqueeze(-1), torch.stack(right, dim=1)
             else:
                 program = compiled_copies_last_step(len(weights), self.activation)
-                params, outputs, right = steps_by_chunk(program, steps, lr, x.T.contiguous(), y.flatten(), to_copies_last(weights, biases))
-                correct, y_hat = list(right.unsqueeze(-1)), outputs.T.unsqueeze(-1)
+                params, outputs, right = steps_by_chunk(
+                    program, steps, lr[running], x.T.contiguous(), y.flatten(), to_copies_last(part_weights, part_biases)
+                )
+                part_y_hat, part_right = outputs.T.unsqueeze(-1), right.T
         except Exception as err:
             if not is_compiler_failure(err):
                 raise
@@ -194,13 +205,23 @@ class SeedStudy(ManyStepsPerBatch):
             raise GatelabError(f"torch.compile could not build the study's step ({reason}); set study.compile=false") from None
         for _ in range(steps):
             self.count_step()
-        (from_scalars if self.scalar else from_copies_last)(params, weights, biases)
+        (from_scalars if self.scalar else from_copies_last)(params, part_weights, part_biases)
+        for every, part in zip([*weights, *biases], [*part_weights, *part_biases]):
+            every[running] = part
         if self.groups > 1:  # the joined tensors are copies: back into each group's parameters
             for joined, groups in ((weights, self.weight_groups), (biases, self.bias_groups)):
                 for k, tensor in enumerate(joined):
                     for g, part in enumerate(tensor.chunk(self.groups)):
                         groups[g * len(joined) + k].copy_(part)
-        return y_hat, correct
+        y_hat = (
+            torch.empty(self.copies, *part_y_hat.shape[1:], dtype=dtype, device=device)
+            if self._last_step is None
+            else self._last_step[0].clone()
+        )
+        y_hat[running] = part_y_hat
+        correct = torch.zeros(self.copies, steps, dtype=torch.bool, device=device)
+        correct[running] = part_right
+        return y_hat, [correct]
 
     def optimization_step(
         self, x: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer | None
@@ -314,6 +335,15 @@ class SeedStudy(ManyStepsPerBatch):
             {"params": [*self.weight_groups[g * layers:(g + 1) * layers], *self.bias_groups[g * layers:(g + 1) * layers]], "lr": lr}
             for g, lr in enumerate(self.lrs)
         ])  # fmt: skip
+
+
+def running_copies(solved_at: torch.Tensor) -> torch.Tensor:
+    """The indices of the copies whose own run has not stopped, at least two (a stopped copy or two
+    made up to two: one copy alone would compile the fused step again for a size of its own)."""
+    running = (solved_at == NOT_YET).nonzero().flatten()
+    if len(running) < 2:
+        running = torch.cat([running, (solved_at != NOT_YET).nonzero().flatten()[: 2 - len(running)]]).sort().values
+    return running
 
 
 def join_groups(params: list[torch.Tensor], groups: int) -> list[torch.Tensor]:
