@@ -206,8 +206,10 @@ class SeedStudy(ManyStepsPerBatch):
         for _ in range(steps):
             self.count_step()
         (from_scalars if self.scalar else from_copies_last)(params, part_weights, part_biases)
+        trained = self.solved_at[running] == NOT_YET  # (not a stopped copy that kept one company)
+        running, part_y_hat, part_right = running[trained], part_y_hat[trained], part_right[trained]
         for every, part in zip([*weights, *biases], [*part_weights, *part_biases]):
-            every[running] = part
+            every[running] = part[trained]
         if self.groups > 1:  # the joined tensors are copies: back into each group's parameters
             for joined, groups in ((weights, self.weight_groups), (biases, self.bias_groups)):
                 for k, tensor in enumerate(joined):
