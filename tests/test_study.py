@@ -326,6 +326,24 @@ def test_study_compile_auto_is_one_choice_per_study(make_cfg, optimizer):
     assert not study_compiles(make_cfg("model=manual", f"study.seeds={COMPILE_FROM}", config="study"))
 
 
+def test_a_small_net_takes_the_scalar_program_by_the_size_of_its_whole_study(make_cfg):
+    """From SCALAR_FROM copies of the whole study (seeds x learning rates) the scalar program, below it
+    the copies-last step: every shard of a study trains by the same step, so shards merge exactly."""
+    from gatelab.config.planning import SCALAR_FROM, study_takes_scalar_step
+
+    for seeds, lrs in [(SCALAR_FROM - 1, None), (SCALAR_FROM, None), (SCALAR_FROM // 2, "[1,3]"), (SCALAR_FROM // 2 - 1, "[1,3]")]:
+        copies = seeds * (2 if lrs else 1)
+        for shards in (1, 1000):
+            for shard in {0, shards - 1}:
+                overrides = [
+                    f"study.seeds={seeds}",
+                    *([f"study.lrs={lrs}"] if lrs else []),
+                    f"study.shards={shards}",
+                    f"study.shard={shard}",
+                ]
+                assert study_takes_scalar_step(make_cfg(*overrides, config="study")) == (copies >= SCALAR_FROM), overrides
+
+
 @pytest.mark.slow
 def test_a_study_that_cannot_compile_says_so_in_one_line_and_writes_nothing(tmp_path, data_dir):
     """No C++ compiler (here: a CXX that does not exist, and no compiled code cached to fall back on)."""

@@ -11,10 +11,12 @@ optimizer, they train by the hand-written chain rule of ``gatelab.backprop`` ins
 ``compiled=True`` compiles the step with ``torch.compile``, in one of three forms. Under plain SGD
 (``is_plain_sgd``) the whole step, update included, is one fused program, compiled once per net in
 a process for any number of copies: a small net (``fits_scalar_step``: the perceptron, mlp2, 2-h-1
-for h <= 10) runs the per-copy scalar program of gatelab.core.scalar_step, one ``[S]`` tensor per
-parameter, fused by Inductor into one loop over the copies; a wider or deeper one (mlp4, 2-8-8-1)
-the copies-last layer step of gatelab.core.copies_last_step, ``[out, in, S]`` per layer, its backward
-written out. Any other optimizer (Adam, momentum) traces the forward pass, the loss and autograd's
+for h <= 10) in a large study (``scalar_program``: gatelab.config.planning.SCALAR_FROM copies) runs
+the per-copy scalar program of gatelab.core.scalar_step, one ``[S]`` tensor per parameter, fused by
+Inductor into one loop over the copies, compiled per architecture; any other (mlp4, 2-8-8-1, a
+thousand copies of mlp2) the copies-last layer step of gatelab.core.copies_last_step,
+``[out, in, S]`` per layer, its backward written out, compiled per depth for every width. Either
+trains only the copies whose own run has not stopped. Any other optimizer (Adam, momentum) traces the forward pass, the loss and autograd's
 backward pass as one function (``torch.func.grad_and_value``), compiled per study, and the torch
 optimizer makes the update. bench/study_scale.py times them against the eager step and a minimal
 loop. Compiled outputs differ from the eager step's in the last bits (fused arithmetic rounds
@@ -92,6 +94,7 @@ class SeedStudy(ManyStepsPerBatch):
         threshold: float = 0.05,
         lrs: Sequence[float] | None = None,
         compiled: bool = False,
+        scalar_program: bool = True,
     ):
         super().__init__()
         self.automatic_optimization = False
@@ -127,7 +130,7 @@ class SeedStudy(ManyStepsPerBatch):
         # program (gatelab.core.scalar_step), a wider or deeper one the copies-last layer step
         # (gatelab.core.copies_last_step). Any other optimizer: autograd's batched gradients, compiled.
         fused = compiled and is_plain_sgd(optimizer)
-        self.scalar = fused and fits_scalar_step(self.sizes, activation)
+        self.scalar = fused and scalar_program and fits_scalar_step(self.sizes, activation)
         self.copies_last = fused and not self.scalar
         self._compiled_gradients = compiled_gradients(self.activations, n_layers, groups) if compiled and not fused else None
 

@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 
 from gatelab.config.checks import check_config
 from gatelab.config.layout import output_files
-from gatelab.config.planning import shard_range, study_cells, study_compiles
+from gatelab.config.planning import shard_range, study_cells, study_compiles, study_takes_scalar_step
 from gatelab.config.record import resolved_config, settings_of, trains_by_hand
 from gatelab.core.chain_rule import bce, forward_with_cache
 from gatelab.core.solved import all_right, solved_threshold
@@ -54,7 +54,7 @@ def run_study(cfg: DictConfig) -> dict | list[dict]:
         manual_rule=cfg.model.get("rule", "exact"),
         inputs=datamodule.inputs, steps_per_batch=cfg.steps_per_batch, threshold=threshold,
         lrs=None if study.get("lrs") is None else [cell.optimizer.lr for cell in cells],
-        compiled=study_compiles(cfg),
+        compiled=study_compiles(cfg), scalar_program=study_takes_scalar_step(cfg),
     )  # fmt: skip
     callbacks = instantiate_callbacks(cfg)
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=False, enable_checkpointing=False)
