@@ -14,7 +14,10 @@ Prints, each the median of --repeats loads or moves (the smallest and largest in
 
 With --agreement instead: every seed of every study trained in the page (float64, as a click on the
 seed grid replays it) against the study's own verdict (float32, batched), per study: the seeds whose
-solved-or-not differs.
+solved-or-not differs. --seeds N: the first N seeds of each study (the pipeline's 102 studies hold
+100,000 seeds).
+
+    python bench/explorer.py --agreement --seeds 100
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ def parse_args():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--moves", type=int, default=60)
     parser.add_argument("--agreement", action="store_true", help="the seed grids' replays against the studies' verdicts")
+    parser.add_argument("--seeds", type=int, default=None, help="with --agreement: the first SEEDS seeds of each study (default: all)")
     return parser.parse_args()
 
 
@@ -62,13 +66,13 @@ REDRAWS = """([id, moves]) => {
 }"""
 
 
-def agreement(page) -> None:
+def agreement(page, first: int | None) -> None:
     studies = page.evaluate("() => gatelab.data.studies.filter((s) => s.rule).map((s) => [s.id, s.architecture, s.verdicts.length])")
     seeds = differ = 0
     for study, architecture, count in studies:
-        start = time.perf_counter()
-        here = page.evaluate("(id) => gatelab.solvedHere(id)", study)
-        there = page.evaluate("(id) => gatelab.data.studies.find((s) => s.id === id).verdicts.map((v) => v === 'solved')", study)
+        start, count = time.perf_counter(), min(count, first or count)
+        here = page.evaluate("([id, count]) => gatelab.solvedHere(id, count)", [study, count])
+        there = page.evaluate("(id) => gatelab.data.studies.find((s) => s.id === id).verdicts.map((v) => v === 'solved')", study)[:count]
         moved = [k for k, (a, b) in enumerate(zip(here, there)) if a != b]
         seeds, differ = seeds + count, differ + len(moved)
         print(
@@ -89,7 +93,7 @@ def main() -> None:
             page = browser.new_page()
             page.goto(page_path.as_uri())
             page.wait_for_selector("body[data-ready=true]", timeout=60_000)
-            return agreement(page)
+            return agreement(page, args.seeds)
         loads = []
         for _ in range(args.repeats):
             page = browser.new_page(viewport={"width": 1400, "height": 1000})

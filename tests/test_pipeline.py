@@ -91,7 +91,7 @@ def test_experiment_and_metrics_diff(reproduced_copy: Path):
 
     diff = json.loads(run(repo, "dvc", "metrics", "diff", "--json").stdout)
     changed = {path for path, metrics in diff.items() for m in metrics.values() if m.get("diff")}
-    assert "study/mlp2/xor.json" in changed  # 20 seeds instead of 100: another solve rate
+    assert "study/mlp2/xor.json" in changed  # 20 seeds instead of 1000: another solve rate
     assert not any(path.startswith("metrics/") for path in changed)  # no training was rerun
 
     plots = json.loads(run(repo, "dvc", "plots", "diff", "HEAD", "--json").stdout)["data"]

@@ -3,6 +3,9 @@
 "use strict";
 
 const DATA = JSON.parse(document.getElementById("gatelab-data").textContent);
+// Each study's verdicts come as one character per seed, an index (base 36) into its kinds (the page's
+// size: gatelab.presentation.explorer.study_entry).
+for (const study of DATA.studies) study.verdicts = Array.from(study.verdict_codes, (code) => study.kinds[parseInt(code, 36)]);
 const C = DATA.constants;
 const UNIT_COLORS = C.unit_colors; // the animations' colours for the first layer's units
 const VERDICT_COLORS = { solved: "#1a9850", plateau: "#9e9e9e", other: "#222222" };
@@ -549,11 +552,11 @@ function seedSettings(study, seed) {
     maxSteps: study.max_steps, rule: study.rule, study: true };
 }
 
-// Every seed of a study trained here, to the end: whether each is solved (bench/explorer.py and
-// tests/test_explorer.py compare them with the study's own verdicts).
-function solvedHere(id) {
+// The first `count` seeds of a study (all by default) trained here, to the end: whether each is
+// solved (bench/explorer.py and tests/test_explorer.py compare them with the study's own verdicts).
+function solvedHere(id, count = Infinity) {
   const study = DATA.studies.find((s) => s.id === id);
-  return study.verdicts.map((_, k) => liveTrainer(seedSettings(study, study.first_seed + k), false).advance(Infinity) === "solved");
+  return study.verdicts.slice(0, count).map((_, k) => liveTrainer(seedSettings(study, study.first_seed + k), false).advance(Infinity) === "solved");
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """One SGD step of S copies of any net, layer by layer, with the copies as the last dimension.
 
-The per-copy scalar program (gatelab.core.scalar_step) is the fastest study step, but its code grows
-with the parameter count: past ``SCALAR_PARAMETERS_UP_TO`` its compile takes minutes. Wider and
-deeper nets (mlp4's 2-10-10-10-1, the landscape's 2-8-8-1 and 2-8-8-8-1) take this step instead:
-the same arithmetic per layer, on tensors whose last dimension is the copies (``W_k [out, in, S]``,
+The per-copy scalar program (gatelab.core.scalar_step) is the fastest study step, but it is compiled
+for each net (seconds), and its code grows with the parameter count: past ``SCALAR_PARAMETERS_UP_TO``
+its compile takes minutes. Wider and deeper nets (mlp4's 2-10-10-10-1, the landscape's 2-8-8-1 and
+2-8-8-8-1), and every net in a study of fewer than gatelab.config.planning.SCALAR_FROM copies (one
+compile per depth serves all its widths), take this step instead: the same arithmetic per layer, on tensors whose last dimension is the copies (``W_k [out, in, S]``,
 ``b_k [out, S]``, activations ``[units, rows, S]``), so that every op is a loop over the copies that
 Inductor vectorises, and each matrix product per copy is a broadcast product summed over one
 dimension, which Inductor fuses into one reduction without writing the products out.

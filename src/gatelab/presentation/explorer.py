@@ -35,8 +35,9 @@ from gatelab.presentation.plots import HIGH, LOW
 
 ASSETS = ("explorer.css", "torch_init.js", "chain_rule.js", "explorer.js")
 #: The page's size budget: the committed pictures are about 5 MB; the page carries every run's
-#: weights, so it is held under 4 MB (bench/explorer.py prints its size against this).
-SIZE_BUDGET = 4_000_000
+#: weights (3.5 MB) and every seed's verdict and first correct step (100,000 seeds of the pipeline's
+#: studies and landscape, 0.5 MB), so it is held under 4.5 MB (bench/explorer.py prints its size).
+SIZE_BUDGET = 4_500_000
 
 
 def run_entry(run_id: str, recording: Recording) -> dict:
@@ -68,16 +69,25 @@ def run_entry(run_id: str, recording: Recording) -> dict:
     }
 
 
+VERDICT_CODES = "0123456789abcdefghijklmnopqrstuvwxyz"  # (JavaScript: parseInt(code, 36))
+
+
 def study_entry(study_id: str, study: dict) -> dict:
     """One seed study as the page's grid shows it: each seed's verdict (``solved``, the corners its
     hidden layer merged, ``plateau``, ``other``) and the step it first answered every row right."""
     per_seed, settings = study["per_seed"], study["settings"]
     verdicts = ["solved" if solved else (failure or "other") for solved, failure in zip(per_seed["solved"], per_seed["failure"])]
+    # One character per seed, an index (base 36) into the study's kinds: the page carries some 10^5
+    # seeds, and a word each would pass its size budget. explorer.js decodes them when it loads.
+    kinds = sorted(set(verdicts))
+    if len(kinds) > len(VERDICT_CODES):
+        raise GatelabError(f"study {study_id}: {len(kinds)} kinds of verdict, more than the page's {len(VERDICT_CODES)} codes")
     return {
         "id": study_id,
         "gate": study["gate"],
         "first_seed": study["first_seed"],
-        "verdicts": verdicts,
+        "kinds": kinds,
+        "verdict_codes": "".join(VERDICT_CODES[kinds.index(v)] for v in verdicts),
         "first_correct": per_seed["first_correct"],
         "solved": study["solved"],
         "seeds": study["seeds"],
