@@ -189,19 +189,24 @@ def test_the_fused_step_trains_the_running_copies_and_never_one_alone():
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "overrides",
-    [["model=mlp2"], ["model=mlp2", "model.hidden=[4]", "model.activation=tanh", "study.lrs=[0.5,2]"]],
-    ids=["mlp2", "2-4-1-tanh-two-rates"],
-)
-def test_the_compiled_studys_verdicts_are_the_eager_studys_for_every_copy(tmp_path, data_dir, overrides):
-    """The fast step rounds apart from the eager reference (study.compile=false), and a net's training
-    grows a last-bit difference: over 1000 seeds and 5000 steps every copy still gets the same
-    verdict (solved or not, how it failed), its first fully right step within 1, and its final
-    loss within 2e-3 (the worst measured: 1.2e-3, a tanh copy at rate 2 that ends solved either way)."""
+    "seeds, overrides",
+    [
+        (1000, ["model=mlp2"]),
+        (1000, ["model=mlp2", "model.hidden=[4]", "model.activation=tanh", "study.lrs=[0.5,2]"]),
+        (10_000, ["model=mlp2"]),  # (from SCALAR_FROM copies: the scalar program, not the copies-last step)
+    ],
+    ids=["mlp2", "2-4-1-tanh-two-rates", "mlp2-scalar-program"],
+)  # fmt: skip
+def test_the_compiled_studys_verdicts_are_the_eager_studys_for_every_copy(tmp_path, data_dir, seeds, overrides):
+    """The fast steps round apart from the eager reference (study.compile=false), and a net's training
+    grows a last-bit difference: over 1000 seeds (the copies-last step) or 10,000 (the scalar program)
+    and 5000 steps every copy still gets the same verdict (solved or not, how it failed), its first
+    fully right step within 1, and its final loss within 2e-3 (the worst measured: 1.2e-3, a tanh copy
+    at rate 2 that ends solved either way)."""
     results = {}
     for compiled in ("true", "false"):
         out = run_cli(
-            "src/study.py", "study.seeds=1000", *overrides, "data=xor", "trainer.max_steps=5000", f"study.compile={compiled}",
+            "src/study.py", f"study.seeds={seeds}", *overrides, "data=xor", "trainer.max_steps=5000", f"study.compile={compiled}",
             f"paths.data_dir={data_dir}", f"paths.out_dir={tmp_path / compiled}", "trainer.enable_progress_bar=false",
         )  # fmt: skip
         assert out.returncode == 0, out.stderr[-2000:]

@@ -16,13 +16,14 @@ the per-copy scalar program of gatelab.core.scalar_step, one ``[S]`` tensor per 
 Inductor into one loop over the copies, compiled per architecture; any other (mlp4, 2-8-8-1, a
 thousand copies of mlp2) the copies-last layer step of gatelab.core.copies_last_step,
 ``[out, in, S]`` per layer, its backward written out, compiled per depth for every width. Either
-trains only the copies whose own run has not stopped. Any other optimizer (Adam, momentum) traces the forward pass, the loss and autograd's
-backward pass as one function (``torch.func.grad_and_value``), compiled per study, and the torch
-optimizer makes the update. bench/study_scale.py times them against the eager step and a minimal
-loop. Compiled outputs differ from the eager step's in the last bits (fused arithmetic rounds
-differently), so whether a study compiles is a setting of the study (``study.compile``), the same
-for every shard of it, never a choice of the machine; tests/test_study.py checks that the verdicts
-do not move (deep nets: no further from a float64 study than the eager step is).
+trains only the copies whose own run has not stopped. Any other optimizer (Adam, momentum) traces
+the forward pass, the loss and autograd's backward pass as one function
+(``torch.func.grad_and_value``), compiled per study, and the torch optimizer makes the update.
+bench/study_scale.py times them against the eager step and a minimal loop. Compiled outputs differ
+from the eager step's in the last bits (fused arithmetic rounds differently), so whether a study
+compiles is a setting of the study (``study.compile``), the same for every shard of it, never a
+choice of the machine; tests/test_study.py checks that the verdicts do not move (deep nets: no
+further from a float64 study than the eager step is).
 
 Every step records, per copy, whether it answers every row right, so the first step at which
 it does is exact. After each epoch, each copy that is *solved* (gatelab.core.solved, with the
@@ -126,9 +127,10 @@ class SeedStudy(ManyStepsPerBatch):
         self._last_step: tuple[torch.Tensor, torch.Tensor] | None = None
         self._row_weight: torch.Tensor | None = None
         self.sizes, self.activation = [inputs, *hidden, 1], activation
-        # Under plain SGD a compiled study runs a fused step of its own: a small net the per-copy scalar
-        # program (gatelab.core.scalar_step), a wider or deeper one the copies-last layer step
-        # (gatelab.core.copies_last_step). Any other optimizer: autograd's batched gradients, compiled.
+        # Under plain SGD a compiled study runs a fused step of its own: a small net in a large study
+        # (scalar_program) the per-copy scalar program (gatelab.core.scalar_step), any other the
+        # copies-last layer step (gatelab.core.copies_last_step). Any other optimizer: autograd's
+        # batched gradients, compiled.
         fused = compiled and is_plain_sgd(optimizer)
         self.scalar = fused and scalar_program and fits_scalar_step(self.sizes, activation)
         self.copies_last = fused and not self.scalar
