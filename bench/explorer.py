@@ -41,7 +41,10 @@ def parse_args():
     parser.add_argument("--moves", type=int, default=60)
     parser.add_argument("--agreement", action="store_true", help="the seed grids' replays against the studies' verdicts")
     parser.add_argument("--seeds", type=int, default=None, help="with --agreement: the first SEEDS seeds of each study (default: all)")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.seeds is not None and args.seeds < 1:
+        parser.error(f"--seeds must be a positive number of seeds, got {args.seeds}")
+    return args
 
 
 def spread(values: list[float]) -> str:
