@@ -154,7 +154,7 @@ def test_a_compiled_copy_trains_the_same_whatever_copies_share_its_batch():
         ([2], "sigmoid", 13, 1, "32-true"), ([4], "relu", 13, 1, "32-true"), ([3], "tanh", 13, 1, "64-true"),
         ([2], "sigmoid", 10_003, 2, "32-true"), ([], "sigmoid", 10_003, 2, "64-true"),
         ([8, 8], "sigmoid", 13, 1, "32-true"), ([10, 10, 10], "tanh", 13, 1, "64-true"), ([3, 5, 2], "relu", 13, 1, "32-true"),
-        ([10, 10, 10], "sigmoid", 5_003, 2, "32-true"),  # (three chunks of copies: copies_last_step.steps_by_chunk)
+        ([10, 10, 10], "sigmoid", 5_003, 2, "32-true"),  # (two chunks of copies: copies_last_step.steps_by_chunk)
     ],
 )  # fmt: skip
 def test_a_fused_step_trains_a_copy_the_same_whatever_shares_its_batch_and_at_any_thread_count(

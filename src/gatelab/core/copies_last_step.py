@@ -98,16 +98,29 @@ def from_copies_last(params: Sequence[torch.Tensor], weights: Sequence[torch.Ten
         b.copy_(new.T.unsqueeze(1))
 
 
-#: Copies trained together through a batch's steps on a CPU: each chunk's weights and activations stay in the
-#: core's cache for all its steps (mlp4: about 1 MB per 1024 copies), where the whole of 10^5 copies
-#: would stream through memory at every op (2.5x slower per seed-step, measured at 10^5 seeds).
-COPIES_PER_CHUNK = 2048
+#: Parameters (copies times each copy's parameters) trained together through a batch's steps on a
+#: CPU: each chunk of copies goes through all its steps before the next. Every call of the compiled
+#: step costs about 0.1 ms whatever its size, so small nets want many copies per call; a wide net's
+#: chunk must stay in the cache through every op. Measured per seed-step on the 2-core machine (one
+#: call over S copies): 2-2-1 at 1024 / 5000 / 50,000 copies 204 / 69 / 56 ns, no worse with more;
+#: 2-8-8-8-1 748 / 657 / 1244 ns and 2-10-10-10-1 1093 / 1030 / 1547 ns, best near 5000 copies (10^6
+#: parameters) and slower from 16,384 on. So about 10^6 parameters per chunk: mlp4 4017 copies, 2-2-1
+#: all of 10^5.
+PARAMETERS_PER_CHUNK = 2**20
+
+
+def copies_per_chunk(params: Sequence[torch.Tensor]) -> int:
+    """How many copies of ``params`` (copies-last, one net) train together: ``PARAMETERS_PER_CHUNK``
+    parameters' worth on a CPU, every copy on a GPU (which wants them all in each launch)."""
+    if params[0].device.type != "cpu":
+        return params[0].shape[-1]
+    return max(2, PARAMETERS_PER_CHUNK // sum(p[..., 0].numel() for p in params))
 
 
 def steps_by_chunk(
     program: Callable, steps: int, lr: torch.Tensor, x: torch.Tensor, y: torch.Tensor, params: Sequence[torch.Tensor]
 ) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
-    """``steps`` steps of ``program`` (a ``copies_last_step``) for every copy, ``COPIES_PER_CHUNK`` copies
+    """``steps`` steps of ``program`` (a ``copies_last_step``) for every copy, ``copies_per_chunk`` copies
     at a time, each chunk through all its steps before the next. A copy's arithmetic is its own, so
     the order changes no bit. Returns the new parameters, the outputs the last step started from
     (``[rows, S]``) and, per step, whether each copy answered every row right (``[steps, S]``)."""
@@ -115,14 +128,15 @@ def steps_by_chunk(
     new_params = [torch.empty_like(p) for p in params]
     outputs = torch.empty(x.shape[1], copies, dtype=params[0].dtype, device=params[0].device)
     right = torch.empty(steps, copies, dtype=torch.bool, device=params[0].device)
-    size = -(-copies // -(-copies // COPIES_PER_CHUNK))  # chunks of equal size: no chunk of 1 copy, which would recompile
-    if params[0].device.type != "cpu":  # a GPU wants every copy in each launch
-        size = copies
+    chunks = -(-copies // copies_per_chunk(params))
+    size = -(-copies // chunks)  # chunks of equal size: no chunk of 1 copy, which would compile again
     for start in range(0, copies, size):
         part = slice(start, start + size)
-        chunk = [_row_major(p[..., part]) for p in params]
+        # Copies, not views (as _row_major says): a view of lr guards on its base's size, which one
+        # chunk of several lacks, so the study's first chunk of a new kind would compile again.
+        chunk, chunk_lr = [_row_major(p[..., part]) for p in params], lr[part].clone()
         for step in range(steps):
-            chunk, outputs[:, part], right[step, part] = program(lr[part], x, y, *chunk)
+            chunk, outputs[:, part], right[step, part] = program(chunk_lr, x, y, *chunk)
         for new, done in zip(new_params, chunk):
             new[..., part] = done
     return new_params, outputs, right
