@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gatelab.core.chain_rule import ACTIVATION_AND_DERIVATIVE, forward_with_cache
-from gatelab.core.copies_last_step import copies_last_step, from_copies_last, to_copies_last
+from gatelab.core.copies_last_step import copies_last_step, copies_per_chunk, from_copies_last, steps_by_chunk, to_copies_last
+from gatelab.core.gates import truth_table
 from gatelab.core.scalar_step import fits_scalar_step, from_scalars, parameter_count, parameter_names, scalar_step, to_scalars
 from gatelab.recipes.batched import SeedStudy, initial_weights, summed_bce
 
@@ -124,6 +125,33 @@ def test_scalars_round_trip_to_the_stacked_weights():
     back = [torch.zeros_like(t) for t in [*weights, *biases]]
     from_scalars(to_scalars(weights, biases), back[: len(weights)], back[len(weights) :])
     assert all(torch.equal(a, b) for a, b in zip(back, [*weights, *biases]))
+
+
+def test_a_small_nets_landscape_job_is_one_call_a_step_and_a_wide_nets_is_split():
+    """Each call of the compiled step costs ~0.1 ms besides its arithmetic: the landscape's 2-h-1 jobs
+    (1000 seeds x 5 rates) train every copy in one call; a wide net's copies go in chunks that stay
+    in the cache, never of one copy (bench/chunks.py measures both)."""
+    assert all(chunk_of([h]) >= 5000 for h in range(1, 9))
+    assert 2 <= chunk_of([10, 10, 10]) < 5000 and 2 <= chunk_of([64, 64, 64]) < chunk_of([10, 10, 10])
+
+
+@pytest.mark.slow
+def test_the_copies_last_step_compiles_once_for_a_study_in_one_chunk_and_one_in_several():
+    """One compile per depth serves every study of a process (a --multirun: the landscape's jobs),
+    whether its copies train in one chunk or several: a chunk's learning rates were a view of the
+    whole study's, Dynamo guarded on their base's size, and the first study of several chunks
+    after one of a single chunk compiled the step again."""
+    program = torch.compile(copies_last_step(4, "sigmoid"), dynamic=True, fullgraph=True)  # (its own code object)
+    x, y = truth_table("xor")
+    with torch._dynamo.config.patch(error_on_recompile=True):
+        for hidden, copies in [([10, 10, 10], 1000), ([10, 10, 10], 9000), ([6, 6, 6], 13)]:
+            assert (copies > chunk_of(hidden)) is (copies == 9000)
+            weights, biases = initial_weights(hidden, "sigmoid", 2, range(copies))
+            steps_by_chunk(program, 2, torch.ones(copies), x.T.contiguous(), y.flatten(), to_copies_last(weights, biases))
+
+
+def chunk_of(hidden):
+    return copies_per_chunk(to_copies_last(*initial_weights(hidden, "sigmoid", 2, range(2))))
 
 
 def sgd(params):
