@@ -101,11 +101,11 @@ def from_copies_last(params: Sequence[torch.Tensor], weights: Sequence[torch.Ten
 #: Parameters (copies times each copy's parameters) trained together through a batch's steps on a
 #: CPU: each chunk of copies goes through all its steps before the next. Every call of the compiled
 #: step costs about 0.1 ms whatever its size, so small nets want many copies per call; a wide net's
-#: chunk must stay in the cache through every op. Measured per seed-step on the 2-core machine (one
-#: call over S copies): 2-2-1 at 1024 / 5000 / 50,000 copies 204 / 69 / 56 ns, no worse with more;
-#: 2-8-8-8-1 748 / 657 / 1244 ns and 2-10-10-10-1 1093 / 1030 / 1547 ns, best near 5000 copies (10^6
-#: parameters) and slower from 16,384 on. So about 10^6 parameters per chunk: mlp4 4017 copies, 2-2-1
-#: all of 10^5.
+#: chunk must stay in the cache through every op. Per seed-step on the 2-core machine, one call over
+#: 1024 / 5000 / 50,000 copies (``python bench/chunks.py``, 2026-12-08): 2-2-1 144 / 66 / 58 ns, no
+#: worse with more; 2-8-8-8-1 844 / 836 / 1036 ns and 2-10-10-10-1 1289 / 1253 / 1713 ns, best near
+#: 5000 copies (10^6 parameters) and slower from 16,384 on. So about 10^6 parameters per chunk: mlp4
+#: 4017 copies, 2-2-1 all of 10^5.
 PARAMETERS_PER_CHUNK = 2**20
 
 
